@@ -1,0 +1,221 @@
+// The grant controller: level-triggered. Any change to a grant, a pod or a
+// namespace enqueues the grants it can affect; a reconcile reads the caches,
+// computes the status, and writes it only when it differs. It runs only
+// while this replica leads; informers run on every replica (the webhook
+// reads the same grant cache).
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { GRANT_API_VERSION, GRANT_KIND, GRANT_PLURAL, grantKey, type Grant, type GrantStatus } from "../shared/grant.js";
+import type { Caches } from "../shared/kube/caches.js";
+import { describeError, isNotFound } from "../shared/kube/client.js";
+import type { EventRecorder } from "../shared/kube/events.js";
+import type { Logger } from "../shared/logger.js";
+import { API_GROUP, API_VERSION } from "../shared/names.js";
+import { grantEvents } from "./grant-events.js";
+import { assessGrant, sameStatus } from "./grant-status.js";
+import { WorkQueue } from "./work-queue.js";
+
+export interface ControllerOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly caches: Caches;
+  readonly operatorNamespace: string;
+  readonly events: EventRecorder;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly concurrency?: number;
+  readonly resyncIntervalMs?: number;
+  readonly now?: () => Date;
+}
+
+interface WrittenStatus {
+  /** resourceVersion of the cached grant the write was computed from. */
+  readonly fromVersion: string | undefined;
+  readonly status: GrantStatus;
+}
+
+export class GrantController {
+  private readonly queue: WorkQueue;
+  private readonly api: CustomObjectsApi;
+  private readonly metrics;
+  private readonly written = new Map<string, WrittenStatus>();
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.metrics = controllerMetrics(options.registry, options.caches);
+    this.queue = new WorkQueue((key) => this.reconcileTimed(key), {
+      concurrency: options.concurrency ?? 4,
+      onError: (key, error, attempt) =>
+        options.logger.warn({ grant: key, attempt, error: describeError(error) }, "reconcile failed; will retry"),
+    });
+    this.watchCaches();
+  }
+
+  /** Starts reconciling (on becoming leader) once every cache has synced. */
+  async start(): Promise<void> {
+    const { caches } = this.options;
+    await Promise.all([caches.grants, caches.pods, caches.namespaces].map((c) => c.waitForSync(5 * 60_000)));
+    this.running = true;
+    this.written.clear();
+    this.queue.start();
+    this.enqueueAll();
+    this.resyncTimer = setInterval(() => this.enqueueAll(), this.options.resyncIntervalMs ?? 5 * 60_000);
+    this.resyncTimer.unref();
+    this.options.logger.info({ grants: caches.grants.size() }, "controller started");
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.resyncTimer);
+    await this.queue.stop();
+  }
+
+  /** Keys waiting or in flight, for tests and the benchmark. */
+  backlog(): number {
+    return this.queue.depth();
+  }
+
+  private watchCaches(): void {
+    const { caches } = this.options;
+    caches.grants.onEvent((event) => {
+      this.enqueue(grantKey(event.object));
+      // A grant's arrival or departure changes its siblings' conflicts and missed pods.
+      if (event.type !== "update" || event.old.metadata.generation !== event.object.metadata.generation) {
+        this.enqueueNamespace(event.object.metadata.namespace);
+      }
+      if (event.type === "delete") this.written.delete(grantKey(event.object));
+    });
+    caches.pods.onEvent((event) => this.enqueueNamespace(event.object.metadata.namespace));
+    caches.namespaces.onEvent((event) => this.enqueueNamespace(event.object.name));
+  }
+
+  private enqueue(key: string): void {
+    if (this.running) this.queue.add(key);
+  }
+
+  private enqueueNamespace(namespace: string): void {
+    if (!this.running) return;
+    for (const grant of this.options.caches.grants.list(namespace)) this.queue.add(grantKey(grant));
+  }
+
+  private enqueueAll(): void {
+    for (const grant of this.options.caches.grants.list()) this.enqueue(grantKey(grant));
+  }
+
+  private async reconcileTimed(key: string): Promise<void> {
+    const stopTimer = this.metrics.duration.startTimer();
+    try {
+      await this.reconcile(key);
+      this.metrics.total.inc({ result: "success" });
+    } catch (error) {
+      this.metrics.total.inc({ result: "error" });
+      throw error;
+    } finally {
+      stopTimer();
+    }
+  }
+
+  private async reconcile(key: string): Promise<void> {
+    const { caches } = this.options;
+    const [namespace = "", name = ""] = key.split("/");
+    const cached = caches.grants.get(namespace, name);
+    if (!cached || cached.metadata.deletionTimestamp) return;
+    const previous = this.previousStatus(key, cached);
+    const grant: Grant = { ...cached, status: previous };
+    const assessment = assessGrant({
+      grant,
+      namespace: caches.namespaces.get("", namespace),
+      grantsInNamespace: caches.grants.list(namespace),
+      podsInNamespace: caches.pods.list(namespace),
+      operatorNamespace: this.options.operatorNamespace,
+      now: (this.options.now ?? (() => new Date()))(),
+    });
+    if (!sameStatus(previous, assessment.status)) {
+      const written = await this.writeStatus(grant, assessment.status);
+      if (!written) return;
+      this.written.set(key, { fromVersion: cached.metadata.resourceVersion, status: assessment.status });
+      this.options.logger.info(
+        {
+          grant: key,
+          reason: assessment.reason,
+          injected: assessment.status.injectedPods,
+          stale: assessment.status.stalePods,
+          missed: assessment.status.missedPods,
+        },
+        "status updated",
+      );
+    }
+    for (const event of grantEvents(previous, assessment)) {
+      await this.options.events.record(
+        { apiVersion: GRANT_API_VERSION, kind: GRANT_KIND, metadata: grant.metadata },
+        event.type,
+        event.reason,
+        event.message,
+      );
+    }
+  }
+
+  /**
+   * The status we last wrote while the cache has not caught up with it yet,
+   * else the cached one: a reconcile right after a write must not write or
+   * announce the same change again.
+   */
+  private previousStatus(key: string, cached: Grant): GrantStatus | undefined {
+    const written = this.written.get(key);
+    if (written && written.fromVersion === cached.metadata.resourceVersion) return written.status;
+    this.written.delete(key);
+    return cached.status;
+  }
+
+  private async writeStatus(grant: Grant, status: GrantStatus): Promise<boolean> {
+    try {
+      await this.api.patchNamespacedCustomObjectStatus(
+        {
+          group: API_GROUP,
+          version: API_VERSION,
+          plural: GRANT_PLURAL,
+          namespace: grant.metadata.namespace,
+          name: grant.metadata.name,
+          body: { status },
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false; // deleted meanwhile: nothing left to report on
+      throw error;
+    }
+  }
+}
+
+function controllerMetrics(registry: Registry, caches: Caches) {
+  return {
+    total: new Counter({
+      name: "ddcred_reconcile_total",
+      help: "Grant reconciles by result (success, error).",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "ddcred_reconcile_duration_seconds",
+      help: "Time to reconcile one grant.",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    grants: new Gauge({
+      name: "ddcred_grants",
+      help: "Grants by the status of their Ready condition (true, false, unknown).",
+      labelNames: ["ready"],
+      registers: [registry],
+      collect() {
+        const counts = { true: 0, false: 0, unknown: 0 };
+        for (const grant of caches.grants.list()) {
+          const ready = grant.status?.conditions?.find((c) => c.type === "Ready")?.status;
+          counts[ready === "True" ? "true" : ready === "False" ? "false" : "unknown"] += 1;
+        }
+        for (const [ready, value] of Object.entries(counts)) this.set({ ready }, value);
+      },
+    }),
+  };
+}

@@ -1,0 +1,161 @@
+// A grant's status as a pure function of what the controller sees: the
+// grant, its namespace, the other grants there and the live pods. The
+// reconciler writes the result only when it differs from what is stored.
+import { chooseGrant } from "../shared/grant-choice.js";
+import { grantProblems } from "../shared/grant-problems.js";
+import type { Grant, GrantStatus, GrantStatusConditionsItem } from "../shared/grant.js";
+import { podIsLive, type NamespaceRecord, type PodRecord } from "../shared/kube/caches.js";
+import {
+  GRANT_GENERATION_ANNOTATION,
+  INJECTED_ANNOTATION,
+  INJECTION_ENABLED,
+  INJECTION_LABEL,
+  SYSTEM_NAMESPACES,
+} from "../shared/names.js";
+
+export interface GrantWorld {
+  readonly grant: Grant;
+  /** Undefined when the namespace is not (yet) in the cache. */
+  readonly namespace: NamespaceRecord | undefined;
+  /** Every grant in the grant's namespace, this one included. */
+  readonly grantsInNamespace: readonly Grant[];
+  readonly podsInNamespace: readonly PodRecord[];
+  readonly operatorNamespace: string;
+  readonly now: Date;
+}
+
+export type ReadyReason =
+  | "Valid"
+  | "InvalidSelector"
+  | "NamespaceExcluded"
+  | "NamespaceNotEnabled"
+  | "ConflictingGrants";
+
+export interface GrantAssessment {
+  readonly status: GrantStatus;
+  readonly reason: ReadyReason;
+  /** Names behind the counts, for Events (a few, not all). */
+  readonly missedPodNames: readonly string[];
+  readonly stalePodNames: readonly string[];
+  readonly conflictingGrantNames: readonly string[];
+}
+
+interface PodTally {
+  injected: number;
+  stale: string[];
+  missed: string[];
+  conflicting: number;
+  conflictingGrants: Set<string>;
+}
+
+function tallyPods(world: GrantWorld): PodTally {
+  const { grant } = world;
+  const name = grant.metadata.name;
+  const generation = grant.metadata.generation ?? 0;
+  const tally: PodTally = { injected: 0, stale: [], missed: [], conflicting: 0, conflictingGrants: new Set() };
+  for (const pod of world.podsInNamespace) {
+    if (!podIsLive(pod)) continue;
+    if (pod.hasAgent) {
+      if (pod.metadata.annotations[INJECTED_ANNOTATION] !== name) continue;
+      tally.injected += 1;
+      const injectedFrom = Number(pod.metadata.annotations[GRANT_GENERATION_ANNOTATION] ?? 0);
+      if (injectedFrom < generation) tally.stale.push(pod.metadata.name);
+      continue;
+    }
+    const choice = chooseGrant(pod, world.grantsInNamespace);
+    if (choice.kind === "chosen" && choice.grant.metadata.name === name) {
+      tally.missed.push(pod.metadata.name);
+    } else if (choice.kind === "conflict" && choice.grants.some((g) => g.metadata.name === name)) {
+      tally.missed.push(pod.metadata.name);
+      tally.conflicting += 1;
+      for (const other of choice.grants) if (other.metadata.name !== name) tally.conflictingGrants.add(other.metadata.name);
+    }
+  }
+  return tally;
+}
+
+function readiness(world: GrantWorld, tally: PodTally): { ok: boolean; reason: ReadyReason; message: string } {
+  const problems = grantProblems(world.grant);
+  if (problems.length > 0) {
+    return { ok: false, reason: problems[0]!.reason, message: problems.map((p) => p.message).join("; ") };
+  }
+  const ns = world.grant.metadata.namespace;
+  if (SYSTEM_NAMESPACES.has(ns) || ns === world.operatorNamespace) {
+    return {
+      ok: false,
+      reason: "NamespaceExcluded",
+      message: `ddcred never injects pods in ${ns} (system namespaces and the operator's own are excluded so that a webhook outage cannot block them); move the grant and its workloads to another namespace`,
+    };
+  }
+  if (world.namespace?.labels[INJECTION_LABEL] !== INJECTION_ENABLED) {
+    return {
+      ok: false,
+      reason: "NamespaceNotEnabled",
+      message: `namespace ${ns} lacks the label ${INJECTION_LABEL}=${INJECTION_ENABLED}, so the webhook never sees its pods; run: kubectl label namespace ${ns} ${INJECTION_LABEL}=${INJECTION_ENABLED}`,
+    };
+  }
+  if (tally.conflicting > 0) {
+    const others = [...tally.conflictingGrants].sort().join(", ");
+    return {
+      ok: false,
+      reason: "ConflictingGrants",
+      message: `${tally.conflicting} pod(s) match both this grant and ${others} and name none of them, so they run without credentials; label those pods ${"ddcred.io/grant"}=<grant name> or make the selectors disjoint`,
+    };
+  }
+  const missed = tally.missed.length;
+  const stale = tally.stale.length;
+  const notes = [
+    missed > 0 ? `${missed} matching pod(s) carry no agent (created before the grant or while the webhook was unavailable): recreate them` : "",
+    stale > 0 ? `${stale} pod(s) run an older generation of this grant: restart them to apply it` : "",
+  ].filter(Boolean);
+  return {
+    ok: true,
+    reason: "Valid",
+    message: [`injecting matching pods: ${tally.injected} injected`, ...notes].join("; "),
+  };
+}
+
+export function assessGrant(world: GrantWorld): GrantAssessment {
+  const tally = tallyPods(world);
+  const ready = readiness(world, tally);
+  const generation = world.grant.metadata.generation ?? 0;
+  const previous = world.grant.status?.conditions?.find((c) => c.type === "Ready");
+  const status = ready.ok ? "True" : "False";
+  const condition: GrantStatusConditionsItem = {
+    type: "Ready",
+    status,
+    observedGeneration: generation,
+    // Conventions: the time the status last changed, not the time we looked.
+    lastTransitionTime: previous?.status === status ? previous.lastTransitionTime : world.now.toISOString().replace(/\.\d+Z$/, "Z"),
+    reason: ready.reason,
+    message: ready.message,
+  };
+  return {
+    status: {
+      observedGeneration: generation,
+      conditions: [condition],
+      injectedPods: tally.injected,
+      stalePods: tally.stale.length,
+      missedPods: tally.missed.length,
+    },
+    reason: ready.reason,
+    missedPodNames: tally.missed.slice(0, 5),
+    stalePodNames: tally.stale.slice(0, 5),
+    conflictingGrantNames: [...tally.conflictingGrants].sort(),
+  };
+}
+
+/** Whether two statuses say the same thing (field order and absent-vs-empty aside). */
+export function sameStatus(a: GrantStatus | undefined, b: GrantStatus): boolean {
+  const normal = (s: GrantStatus | undefined) =>
+    JSON.stringify({
+      observedGeneration: s?.observedGeneration ?? null,
+      injectedPods: s?.injectedPods ?? 0,
+      stalePods: s?.stalePods ?? 0,
+      missedPods: s?.missedPods ?? 0,
+      conditions: [...(s?.conditions ?? [])]
+        .sort((x, y) => x.type.localeCompare(y.type))
+        .map((c) => [c.type, c.status, c.reason, c.message, c.lastTransitionTime, c.observedGeneration ?? null]),
+    });
+  return normal(a) === normal(b);
+}

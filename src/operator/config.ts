@@ -1,0 +1,109 @@
+// The operator's configuration, read once from env (the chart sets it) into a
+// typed value. Every error names the variable and what it should hold.
+import { hostname } from "node:os";
+
+export interface OperatorConfig {
+  readonly namespace: string;
+  readonly podName: string;
+  readonly kubeconfig?: string;
+  readonly logLevel: string;
+  readonly controller: {
+    readonly enabled: boolean;
+    readonly concurrency: number;
+    readonly resyncIntervalSeconds: number;
+  };
+  readonly leaderElection: {
+    readonly enabled: boolean;
+    readonly leaseName: string;
+    readonly leaseDurationSeconds: number;
+    readonly renewDeadlineSeconds: number;
+    readonly retryPeriodSeconds: number;
+  };
+  readonly health: { readonly address: string; readonly port: number };
+  readonly webhook: {
+    readonly enabled: boolean;
+    readonly address: string;
+    readonly port: number;
+    /** MutatingWebhookConfiguration whose caBundle the operator keeps current. */
+    readonly configurationName: string;
+    /** Service name the API server calls; the serving certificate's DNS names derive from it. */
+    readonly serviceName: string;
+    /** self-managed: the operator keeps a CA and serving cert in tlsSecretName; files: read tlsCertDir (cert-manager). */
+    readonly tlsMode: "self-managed" | "files";
+    readonly tlsSecretName: string;
+    readonly tlsCertDir: string;
+  };
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export type OperatorConfigResult = { ok: true; config: OperatorConfig } | { ok: false; errors: string[] };
+
+export function parseOperatorConfig(env: Env): OperatorConfigResult {
+  const errors: string[] = [];
+  const text = (name: string, fallback: string) => {
+    const v = env[name];
+    return v === undefined || v === "" ? fallback : v;
+  };
+  const bool = (name: string, fallback: boolean) => {
+    const v = text(name, String(fallback));
+    if (v !== "true" && v !== "false") errors.push(`${name} must be "true" or "false", got ${JSON.stringify(v)}`);
+    return v === "true";
+  };
+  const int = (name: string, fallback: number, min: number, max: number) => {
+    const raw = text(name, String(fallback));
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) errors.push(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const oneOf = <T extends string>(name: string, fallback: T, allowed: readonly T[]): T => {
+    const v = text(name, fallback);
+    if (!allowed.includes(v as T)) errors.push(`${name} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
+    return v as T;
+  };
+
+  const kubeconfig = env.KUBECONFIG;
+  const config: OperatorConfig = {
+    namespace: text("DDCRED_NAMESPACE", "ddcred-system"),
+    podName: text("DDCRED_POD_NAME", hostname()),
+    ...(kubeconfig ? { kubeconfig } : {}),
+    logLevel: oneOf("DDCRED_LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal"]),
+    controller: {
+      enabled: bool("DDCRED_CONTROLLER_ENABLED", true),
+      concurrency: int("DDCRED_CONTROLLER_CONCURRENCY", 4, 1, 64),
+      resyncIntervalSeconds: int("DDCRED_RESYNC_INTERVAL_SECONDS", 300, 5, 86_400),
+    },
+    leaderElection: {
+      enabled: bool("DDCRED_LEADER_ELECTION", true),
+      leaseName: text("DDCRED_LEASE_NAME", "ddcred-operator"),
+      leaseDurationSeconds: int("DDCRED_LEASE_DURATION_SECONDS", 15, 2, 600),
+      renewDeadlineSeconds: int("DDCRED_RENEW_DEADLINE_SECONDS", 10, 1, 600),
+      retryPeriodSeconds: int("DDCRED_RETRY_PERIOD_SECONDS", 2, 1, 60),
+    },
+    health: {
+      address: text("DDCRED_HEALTH_ADDRESS", "0.0.0.0"),
+      port: int("DDCRED_HEALTH_PORT", 8080, 0, 65_535),
+    },
+    webhook: {
+      enabled: bool("DDCRED_WEBHOOK_ENABLED", true),
+      address: text("DDCRED_WEBHOOK_ADDRESS", "0.0.0.0"),
+      port: int("DDCRED_WEBHOOK_PORT", 9443, 0, 65_535),
+      configurationName: text("DDCRED_WEBHOOK_CONFIGURATION_NAME", "ddcred-operator"),
+      serviceName: text("DDCRED_WEBHOOK_SERVICE_NAME", "ddcred-operator-webhook"),
+      tlsMode: oneOf("DDCRED_TLS_MODE", "self-managed", ["self-managed", "files"] as const),
+      tlsSecretName: text("DDCRED_TLS_SECRET_NAME", "ddcred-operator-webhook-tls"),
+      tlsCertDir: text("DDCRED_TLS_CERT_DIR", "/var/run/ddcred-operator/tls"),
+    },
+  };
+  const le = config.leaderElection;
+  if (le.renewDeadlineSeconds >= le.leaseDurationSeconds) {
+    errors.push("DDCRED_RENEW_DEADLINE_SECONDS must be shorter than DDCRED_LEASE_DURATION_SECONDS");
+  }
+  if (le.retryPeriodSeconds >= le.renewDeadlineSeconds) {
+    errors.push("DDCRED_RETRY_PERIOD_SECONDS must be shorter than DDCRED_RENEW_DEADLINE_SECONDS");
+  }
+  if (!config.controller.enabled && !config.webhook.enabled) {
+    errors.push("DDCRED_CONTROLLER_ENABLED and DDCRED_WEBHOOK_ENABLED are both false: nothing to run");
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}

@@ -1,0 +1,107 @@
+// The operator process: informers shared by the controller and the webhook,
+// the controller behind leader election, the admission webhook on every
+// replica, and a health/metrics server. SIGTERM shuts it all down in order.
+import { randomBytes } from "node:crypto";
+import { Registry } from "prom-client";
+import { GrantController } from "../controller/controller.js";
+import { grantInformer, namespaceInformer, podInformer, type Caches } from "../shared/kube/caches.js";
+import { loadKubeConfig } from "../shared/kube/client.js";
+import type { SupervisedCache } from "../shared/kube/informer.js";
+import { createEventRecorder } from "../shared/kube/events.js";
+import { LeaderElector } from "../shared/kube/leader-election.js";
+import { createLogger } from "../shared/logger.js";
+import { parseOperatorConfig } from "./config.js";
+import { startHealthServer } from "./health-server.js";
+import { cacheProblems, startCacheWatchdog } from "./watchdog.js";
+
+async function main(): Promise<void> {
+  const parsed = parseOperatorConfig(process.env);
+  if (!parsed.ok) {
+    for (const error of parsed.errors) process.stderr.write(`ddcred-operator: ${error}\n`);
+    process.exit(2);
+  }
+  const config = parsed.config;
+  const logger = createLogger("operator", config.logLevel);
+  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const registry = new Registry();
+  const identity = `${config.podName}_${randomBytes(4).toString("hex")}`;
+
+  const caches: Caches = {
+    grants: grantInformer(kubeConfig, logger),
+    pods: podInformer(kubeConfig, logger),
+    namespaces: namespaceInformer(kubeConfig, logger),
+  };
+  const watched: SupervisedCache[] = config.controller.enabled ? [caches.grants, caches.pods, caches.namespaces] : [caches.grants];
+  for (const informer of [caches.grants, caches.pods, caches.namespaces]) {
+    if (watched.includes(informer)) informer.start();
+  }
+  const watchdog = startCacheWatchdog(watched, logger);
+
+  let controller: GrantController | undefined;
+  let elector: LeaderElector | undefined;
+  if (config.controller.enabled) {
+    const active = new GrantController({
+      kubeConfig,
+      caches,
+      operatorNamespace: config.namespace,
+      events: createEventRecorder(kubeConfig, identity, logger),
+      registry,
+      logger,
+      concurrency: config.controller.concurrency,
+      resyncIntervalMs: config.controller.resyncIntervalSeconds * 1000,
+    });
+    controller = active;
+    if (config.leaderElection.enabled) {
+      const le = config.leaderElection;
+      elector = new LeaderElector({
+        kubeConfig,
+        namespace: config.namespace,
+        name: le.leaseName,
+        identity,
+        leaseDurationSeconds: le.leaseDurationSeconds,
+        renewDeadlineMs: le.renewDeadlineSeconds * 1000,
+        retryPeriodMs: le.retryPeriodSeconds * 1000,
+        logger,
+        onStartedLeading: () => void active.start(),
+        onStoppedLeading: () => active.stop(),
+      });
+      elector.start();
+    } else {
+      void active.start();
+    }
+  }
+
+  const health = await startHealthServer(config.health.address, config.health.port, registry, {
+    liveness: () => cacheProblems(watched, { staleAfterMs: 5 * 60_000 }),
+    readiness: () => watched.filter((informer) => !informer.hasSynced()).map(() => "caches not yet synced"),
+  });
+  const address = health.address();
+  logger.info(
+    { identity, namespace: config.namespace, health: typeof address === "object" && address ? address.port : address },
+    "operator started",
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    clearInterval(watchdog);
+    // Release leadership first so another replica takes over at once.
+    if (elector) await elector.stop();
+    else await controller?.stop();
+    await Promise.all(watched.map((informer) => informer.stop()));
+    await new Promise((resolve) => health.close(resolve));
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`ddcred-operator: fatal: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+// Generated from crds/ddcred.io_datadogcredentialgrants.yaml by scripts/generate-types.mjs.
+// Do not edit: change the CRD and run `npm run generate`.
+
+export const GRANT_API_VERSION = "ddcred.io/v1alpha1";
+export const GRANT_KIND = "DatadogCredentialGrant";
+export const GRANT_PLURAL = "datadogcredentialgrants";
+export const DATADOG_SITES = ["datadoghq.com","us3.datadoghq.com","us5.datadoghq.com","datadoghq.eu","ap1.datadoghq.com","ap2.datadoghq.com","ddog-gov.com","datad0g.com"] as const;
+
+/** Defaults the API server applies, keyed by field path. */
+export const GRANT_DEFAULTS = {
+  "spec.aws.region": "us-east-1",
+  "spec.aws.sessionDuration": "1h",
+  "spec.aws.exposeToWorkload": true,
+  "spec.datadog.site": "datadoghq.com",
+  "spec.datadog.apiToken": true,
+  "spec.datadog.intakeKey": false
+} as const;
+
+export interface GrantSpecPodSelectorMatchExpressionsItem {
+  readonly key: string;
+  readonly operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+  readonly values?: ReadonlyArray<string>;
+}
+
+/** Label selector over pods in this namespace. An empty selector ({}) selects every pod in the namespace. */
+export interface GrantSpecPodSelector {
+  readonly matchLabels?: Readonly<Record<string, string>>;
+  readonly matchExpressions?: ReadonlyArray<GrantSpecPodSelectorMatchExpressionsItem>;
+}
+
+/** The AWS role the credential agent assumes for the pod. */
+export interface GrantSpecAws {
+  /** ARN of the IAM role to assume, e.g. arn:aws:iam::123456789012:role/path/name. Partitions aws, aws-cn and aws-us-gov. */
+  readonly roleArn: string;
+  /** AWS region whose regional STS endpoint the agent calls. */
+  readonly region?: string;
+  /** Lifetime of each assumed-role session, from 15m to 12h (the role's own maximum still applies; role chaining caps it at 1h). */
+  readonly sessionDuration?: string;
+  /** External ID the role's trust policy requires, if any. */
+  readonly externalId?: string;
+  /** Whether app containers also receive the assumed-role AWS credentials (AWS_CONFIG_FILE, the container-credentials endpoint and AWS_REGION). */
+  readonly exposeToWorkload?: boolean;
+}
+
+/** The Datadog organization and site the credentials are for. */
+export interface GrantSpecDatadog {
+  /** UUID of the Datadog organization that maps the AWS role. */
+  readonly orgUuid: string;
+  /** Datadog site; the token endpoint is https://api.<site>. */
+  readonly site?: "datadoghq.com" | "us3.datadoghq.com" | "us5.datadoghq.com" | "datadoghq.eu" | "ap1.datadoghq.com" | "ap2.datadoghq.com" | "ddog-gov.com" | "datad0g.com";
+  /** Whether to keep a Datadog bearer token from /api/v2/delegated-token. */
+  readonly apiToken?: boolean;
+  /** Whether to keep a Datadog intake API key from /api/v2/intake-key. */
+  readonly intakeKey?: boolean;
+}
+
+/** Which pods receive credentials, and from which AWS role and Datadog org. */
+export interface GrantSpec {
+  /** Label selector over pods in this namespace. An empty selector ({}) selects every pod in the namespace. */
+  readonly podSelector: GrantSpecPodSelector;
+  /** When set, a pod is injected only if its spec.serviceAccountName is one of these names. */
+  readonly serviceAccountNames?: ReadonlyArray<string>;
+  /** Names of the app containers to wire with env and the credentials volume. Default: every regular container of the pod. */
+  readonly containers?: ReadonlyArray<string>;
+  /** The AWS role the credential agent assumes for the pod. */
+  readonly aws: GrantSpecAws;
+  /** The Datadog organization and site the credentials are for. */
+  readonly datadog: GrantSpecDatadog;
+}
+
+export interface GrantStatusConditionsItem {
+  readonly type: string;
+  readonly status: "True" | "False" | "Unknown";
+  readonly observedGeneration?: number;
+  readonly lastTransitionTime: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** What the controller observed; written only by the controller. */
+export interface GrantStatus {
+  /** The metadata.generation this status describes. */
+  readonly observedGeneration?: number;
+  /** Live pods injected from this grant. */
+  readonly injectedPods?: number;
+  /** Injected pods that carry an older generation of this grant's spec. */
+  readonly stalePods?: number;
+  /** Live pods that match this grant but carry no credential agent. */
+  readonly missedPods?: number;
+  readonly conditions?: ReadonlyArray<GrantStatusConditionsItem>;
+}
