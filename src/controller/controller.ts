@@ -147,7 +147,7 @@ export class GrantController {
       );
     }
     for (const event of grantEvents(previous, assessment)) {
-      await this.options.events.record(
+      this.options.events.record(
         { apiVersion: GRANT_API_VERSION, kind: GRANT_KIND, metadata: grant.metadata },
         event.type,
         event.reason,

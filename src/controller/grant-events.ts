@@ -23,12 +23,12 @@ export function grantEvents(previous: GrantStatus | undefined, next: GrantAssess
   const events: GrantEvent[] = [];
   const before = readyOf(previous);
   const after = readyOf(next.status);
-  if (after && (before?.reason !== after.reason || before?.status !== after.status)) {
-    events.push(
-      after.status === "True"
-        ? { type: "Normal", reason: "Ready", message: after.message }
-        : { type: "Warning", reason: after.reason, message: after.message },
-    );
+  const changed = after && (before?.reason !== after.reason || before?.status !== after.status);
+  // A problem is announced when it appears; readiness only when it returns
+  // after a problem (a Normal Event for every new grant is noise at scale).
+  if (changed && after.status !== "True") events.push({ type: "Warning", reason: after.reason, message: after.message });
+  if (changed && after.status === "True" && before?.status === "False") {
+    events.push({ type: "Normal", reason: "Ready", message: after.message });
   }
   const missed = next.status.missedPods ?? 0;
   if (missed > (previous?.missedPods ?? 0) && next.reason !== "NamespaceNotEnabled") {

@@ -2,7 +2,7 @@
 // the controller behind leader election, the admission webhook on every
 // replica, and a health/metrics server. SIGTERM shuts it all down in order.
 import { randomBytes } from "node:crypto";
-import { Registry } from "prom-client";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import { GrantController } from "../controller/controller.js";
 import { grantInformer, namespaceInformer, podInformer, type Caches } from "../shared/kube/caches.js";
 import { loadKubeConfig } from "../shared/kube/client.js";
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   const logger = createLogger("operator", config.logLevel);
   const kubeConfig = loadKubeConfig(config.kubeconfig);
   const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   const identity = `${config.podName}_${randomBytes(4).toString("hex")}`;
 
   const caches: Caches = {
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   }
   const watchdog = startCacheWatchdog(watched, logger);
 
+  const events = createEventRecorder(kubeConfig, identity, logger);
   let controller: GrantController | undefined;
   let elector: LeaderElector | undefined;
   if (config.controller.enabled) {
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
       kubeConfig,
       caches,
       operatorNamespace: config.namespace,
-      events: createEventRecorder(kubeConfig, identity, logger),
+      events,
       registry,
       logger,
       concurrency: config.controller.concurrency,
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
     // Release leadership first so another replica takes over at once.
     if (elector) await elector.stop();
     else await controller?.stop();
+    await events.flush();
     await Promise.all(watched.map((informer) => informer.stop()));
     await new Promise((resolve) => health.close(resolve));
     logger.info("stopped");

@@ -119,7 +119,7 @@ describe("the grant controller", () => {
     await createGrant(admin, ns, "first", grantSpec());
     await createGrant(admin, ns, "second", grantSpec({ podSelector: { matchExpressions: [{ key: "app", operator: "Exists" }] } }));
     await createPod(admin, ns, simplePod("ambiguous", { app: "demo" }));
-    for (const [name, other] of [["first", "second"], ["second", "first"]]) {
+    for (const [name, other] of [["first", "second"], ["second", "first"]] as const) {
       const grant = await waitForGrant(admin, ns, name, (g) => readyCondition(g)?.reason === "ConflictingGrants");
       expect(readyCondition(grant)?.status).toBe("False");
       expect(readyCondition(grant)?.message).toContain(other);

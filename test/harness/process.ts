@@ -26,6 +26,8 @@ export interface TiedProcess {
   readonly logFile: string;
   readonly exited: Promise<number | null>;
   readonly running: () => boolean;
+  /** PID of the real process (the guard shell's child), for /proc readings. */
+  readonly pid: () => number | undefined;
   /** SIGTERM, then SIGKILL after graceMs; resolves once the process is gone. */
   stop(graceMs?: number): Promise<void>;
   /** Immediate SIGKILL of the real process (crash drills). */
@@ -71,6 +73,16 @@ export function spawnTied(name: string, command: string, args: readonly string[]
     logFile: options.logFile,
     exited,
     running: () => isRunning,
+    pid: () => {
+      try {
+        // The guard's other child is its stdin reader, a forked shell.
+        const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/);
+        const real = children.find((pid) => pid && readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "sh");
+        return real ? Number(real) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
     async stop(graceMs = 10_000) {
       if (!isRunning) return;
       signalChild("SIGTERM");
