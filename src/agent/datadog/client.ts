@@ -1,0 +1,183 @@
+// Exchanges a delegated proof (proof.ts) for Datadog credentials:
+//   POST {apiUrl}/api/v2/delegated-token  -> data.attributes.access_token, expires
+//   POST {apiUrl}/api/v2/intake-key       -> data.attributes.api_key
+// both with an empty body and `Authorization: Delegated <proof>`, as
+// datadog-api-client (delegated_auth) and the Datadog Agent send them.
+// Expected failures come back as values with a reason and a message that says
+// what to do; nothing here throws for them. No secret (proof, token, key) is
+// ever put in a message.
+import { describeFailure, parseRetryAfterMs, serverDetail, type DatadogFailureReason } from "./failures.js";
+
+export type { DatadogFailureReason } from "./failures.js";
+
+export const DELEGATED_TOKEN_PATH = "/api/v2/delegated-token";
+export const INTAKE_KEY_PATH = "/api/v2/intake-key";
+/** What the official clients assume when a token response carries no `expires`. */
+export const DEFAULT_TOKEN_LIFETIME_SECONDS = 15 * 60;
+/**
+ * Datadog's intake-key response carries only `api_key` (the Datadog Agent treats
+ * the key as long-lived and re-exchanges it periodically). We honour an
+ * `expires` if one is given and otherwise plan the next exchange an hour out.
+ */
+export const DEFAULT_INTAKE_KEY_LIFETIME_SECONDS = 60 * 60;
+export const DEFAULT_TIMEOUT_MS = 10_000;
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+export type DatadogResult =
+  | {
+      readonly ok: true;
+      /** The bearer token or the intake API key. Secret: never log it. */
+      readonly value: string;
+      readonly expiresAt: Date;
+      /** True when the server gave no usable `expires` and expiresAt is the documented default. */
+      readonly expiryAssumed: boolean;
+    }
+  | {
+      readonly ok: false;
+      readonly reason: DatadogFailureReason;
+      readonly message: string;
+      readonly status?: number;
+      /** From Retry-After (or X-RateLimit-Reset) on 429/503. */
+      readonly retryAfterMs?: number;
+    };
+
+export interface DatadogExchangeInput {
+  /** e.g. https://api.datadoghq.com (no trailing path). */
+  readonly apiUrl: string;
+  readonly proof: string;
+  /** Named in messages only. */
+  readonly orgUuid: string;
+  readonly timeoutMs?: number;
+  /** Caller cancellation (shutdown); reported as Network. */
+  readonly signal?: AbortSignal;
+  readonly now?: () => number;
+}
+
+export function requestDatadogToken(input: DatadogExchangeInput): Promise<DatadogResult> {
+  return exchange(input, {
+    path: DELEGATED_TOKEN_PATH,
+    what: "Datadog API token",
+    valueField: "access_token",
+    defaultLifetimeSeconds: DEFAULT_TOKEN_LIFETIME_SECONDS,
+  });
+}
+
+export function requestIntakeKey(input: DatadogExchangeInput): Promise<DatadogResult> {
+  return exchange(input, {
+    path: INTAKE_KEY_PATH,
+    what: "Datadog intake API key",
+    valueField: "api_key",
+    defaultLifetimeSeconds: DEFAULT_INTAKE_KEY_LIFETIME_SECONDS,
+  });
+}
+
+interface Endpoint {
+  readonly path: string;
+  readonly what: string;
+  readonly valueField: string;
+  readonly defaultLifetimeSeconds: number;
+}
+
+async function exchange(input: DatadogExchangeInput, endpoint: Endpoint): Promise<DatadogResult> {
+  const url = `${input.apiUrl.replace(/\/+$/, "")}${endpoint.path}`;
+  const timeout = AbortSignal.timeout(input.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
+  const context = { what: endpoint.what, url, orgUuid: input.orgUuid };
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Delegated ${input.proof}` },
+      body: "",
+      signal,
+      redirect: "error",
+    });
+    text = await readLimited(response);
+  } catch (error) {
+    if (timeout.aborted) return failure("Timeout", context, { timeoutMs: input.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+    if (input.signal?.aborted) return failure("Network", context, { cause: "the request was cancelled" });
+    return failure("Network", context, { cause: networkCause(error) });
+  }
+  if (response.status !== 200) {
+    return failure(reasonForStatus(response.status), context, {
+      status: response.status,
+      detail: serverDetail(text),
+      retryAfterMs: parseRetryAfterMs(response.headers, input.now?.() ?? Date.now()),
+    });
+  }
+  return parseSuccess(text, endpoint, context, input.now?.() ?? Date.now());
+}
+
+function parseSuccess(
+  text: string,
+  endpoint: Endpoint,
+  context: { what: string; url: string; orgUuid: string },
+  nowMs: number,
+): DatadogResult {
+  let attributes: Record<string, unknown> | undefined;
+  try {
+    const parsed = JSON.parse(text) as { data?: { attributes?: Record<string, unknown> } } | null;
+    attributes = parsed?.data?.attributes;
+  } catch {
+    return failure("BadResponse", context, { cause: "the response body is not JSON" });
+  }
+  const value = attributes?.[endpoint.valueField];
+  if (typeof value !== "string" || value === "") {
+    return failure("BadResponse", context, { cause: `the response has no data.attributes.${endpoint.valueField}` });
+  }
+  const expiresSeconds = parseUnixSeconds(attributes?.expires);
+  return {
+    ok: true,
+    value,
+    expiresAt: new Date(expiresSeconds === undefined ? nowMs + endpoint.defaultLifetimeSeconds * 1000 : expiresSeconds * 1000),
+    expiryAssumed: expiresSeconds === undefined,
+  };
+}
+
+/** Datadog sends `expires` as a string of unix seconds (the Go client requires a string); accept a number too. */
+function parseUnixSeconds(raw: unknown): number | undefined {
+  const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+function reasonForStatus(status: number): DatadogFailureReason {
+  if (status === 401) return "Unauthorized";
+  if (status === 403) return "Forbidden";
+  if (status === 429) return "Throttled";
+  if (status === 408) return "Timeout";
+  if (status >= 500) return "ServerError";
+  return "BadResponse";
+}
+
+function failure(
+  reason: DatadogFailureReason,
+  context: { what: string; url: string; orgUuid: string },
+  facts: { status?: number; detail?: string; retryAfterMs?: number; cause?: string; timeoutMs?: number },
+): DatadogResult {
+  return {
+    ok: false,
+    reason,
+    message: describeFailure(reason, { ...context, ...facts }),
+    ...(facts.status === undefined ? {} : { status: facts.status }),
+    ...(facts.retryAfterMs === undefined ? {} : { retryAfterMs: facts.retryAfterMs }),
+  };
+}
+
+/** Reads at most MAX_RESPONSE_BYTES: a misbehaving endpoint cannot make the sidecar hold a large body. */
+async function readLimited(response: Response): Promise<string> {
+  if (response.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    if (size >= MAX_RESPONSE_BYTES) break; // leaving the loop cancels the stream
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString("utf8");
+}
+
+function networkCause(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+}

@@ -1,0 +1,75 @@
+// The test Datadog service is faithful: proofs built by the official
+// datadog-api-client (Python), which target real AWS STS hostnames, are
+// verified here (routed to the emulator with their signed Host intact), and
+// the client's own API calls work with what the service issues.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestDatadogToken, requestIntakeKey } from "../../../src/agent/datadog/client.js";
+import { buildDelegatedProof } from "../../../src/agent/datadog/proof.js";
+import { assumeRole, awsEnv, type SessionCredentials } from "../../harness/aws.js";
+import { startDatadogService, type DatadogService } from "../../harness/datadog.js";
+import { runDatadogPythonClient } from "../../harness/datadog-python.js";
+import { startMoto, type MotoServer } from "../../harness/moto.js";
+import { decodeProofParts } from "./proof-crafting.js";
+
+const ORG = "0f8f2a4e-1c2b-4d3e-9f00-1234567890ab";
+
+describe("datadog-api-client (Python) against the test Datadog service", () => {
+  let moto: MotoServer;
+  let datadog: DatadogService;
+  let session: SessionCredentials;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    datadog = await startDatadogService({ stsUrl: moto.url, orgs: [{ uuid: ORG, roleArns: [moto.roleArn("ddcred-test")] }] });
+    session = await assumeRole(moto, "ddcred-test", "python-app");
+  });
+  afterAll(async () => {
+    await datadog?.stop();
+    await moto?.stop();
+  });
+
+  const pythonProof = async (...regionArgs: string[]) => {
+    const result = await runDatadogPythonClient(["proof", "--org", ORG, ...regionArgs], awsEnv(session));
+    return result.output.proof as string;
+  };
+
+  it("accepts the proof the Python client signs for the global STS endpoint", async () => {
+    const proof = await pythonProof();
+    expect(decodeProofParts(proof).url).toBe("https://sts.amazonaws.com");
+    expect(await requestDatadogToken({ apiUrl: datadog.url, proof, orgUuid: ORG })).toMatchObject({ ok: true });
+  });
+
+  it("accepts the proof the Python client signs for a regional STS endpoint", async () => {
+    const proof = await pythonProof("--region", "eu-west-1");
+    expect(decodeProofParts(proof).url).toBe("https://sts.eu-west-1.amazonaws.com");
+    expect(await requestDatadogToken({ apiUrl: datadog.url, proof, orgUuid: ORG })).toMatchObject({ ok: true });
+  });
+
+  it("lets UsersApi.list_users through with a token from the agent's proof in Configuration(access_token=...)", async () => {
+    const proof = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG, stsUrl: moto.url });
+    const token = await requestDatadogToken({ apiUrl: datadog.url, proof, orgUuid: ORG });
+    if (!token.ok) throw new Error(token.message);
+    const result = await runDatadogPythonClient(["list-users", "--host", datadog.url, "--token", token.value]);
+    expect(result).toMatchObject({ exitCode: 0, output: { handles: [`arn:aws:sts::${moto.accountId}:assumed-role/ddcred-test/python-app`] } });
+  });
+
+  it("refuses UsersApi.list_users with a token the service never issued", async () => {
+    const result = await runDatadogPythonClient(["list-users", "--host", datadog.url, "--token", "ddt_made-up"]);
+    expect(result).toMatchObject({ exitCode: 1, output: { error: "UnauthorizedException", status: 401 } });
+  });
+
+  it("completes the Python client's own delegated flow (AWSAuth from AWS_* env, then list_users)", async () => {
+    const issuedBefore = (await datadog.stats()).tokensIssued;
+    const result = await runDatadogPythonClient(["list-users-delegated", "--host", datadog.url, "--org", ORG], awsEnv(session));
+    expect(result).toMatchObject({ exitCode: 0, output: { handles: [expect.stringContaining("assumed-role/ddcred-test/python-app")] } });
+    expect((await datadog.stats()).tokensIssued).toBe(issuedBefore + 1);
+  });
+
+  it("lets AuthenticationApi.validate through with an intake key from the agent's proof", async () => {
+    const proof = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG, stsUrl: moto.url });
+    const key = await requestIntakeKey({ apiUrl: datadog.url, proof, orgUuid: ORG });
+    if (!key.ok) throw new Error(key.message);
+    const result = await runDatadogPythonClient(["validate", "--host", datadog.url, "--api-key", key.value]);
+    expect(result).toMatchObject({ exitCode: 0, output: { valid: true } });
+  });
+});
