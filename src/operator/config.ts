@@ -1,6 +1,7 @@
 // The operator's configuration, read once from env (the chart sets it) into a
 // typed value. Every error names the variable and what it should hold.
 import { hostname } from "node:os";
+import { DEFAULT_INJECTION_SETTINGS, type AgentResources, type ImagePullPolicy, type InjectionSettings } from "../webhook/settings.js";
 
 export interface OperatorConfig {
   readonly namespace: string;
@@ -32,7 +33,11 @@ export interface OperatorConfig {
     readonly tlsMode: "self-managed" | "files";
     readonly tlsSecretName: string;
     readonly tlsCertDir: string;
+    /** Longest an admission request waits for the grant cache's first sync. */
+    readonly cacheSyncWaitMs: number;
   };
+  /** What every injected pod gets (chart values agent.*). */
+  readonly injection: InjectionSettings;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -62,9 +67,54 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
     return v as T;
   };
 
+  const json = <T>(name: string, fallback: T, check: (value: unknown) => boolean, what: string): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    try {
+      const value: unknown = JSON.parse(raw);
+      if (check(value)) return value as T;
+    } catch {
+      // reported below
+    }
+    errors.push(`${name} must be ${what}, got ${JSON.stringify(raw)}`);
+    return fallback;
+  };
+  const isStringArray = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
+  const isResources = (v: unknown) =>
+    typeof v === "object" && v !== null && ["requests", "limits"].every((k) => typeof (v as Record<string, unknown>)[k] === "object");
+
+  const namespace = text("DDCRED_NAMESPACE", "ddcred-system");
+  const webhookEnabled = bool("DDCRED_WEBHOOK_ENABLED", true);
+  const agentImage = text("DDCRED_AGENT_IMAGE", "");
+  if (webhookEnabled && agentImage === "") errors.push("DDCRED_AGENT_IMAGE is required when the webhook is enabled (the chart sets it)");
+  const datadogApiUrl = env.DDCRED_AGENT_DATADOG_API_URL;
+  if (datadogApiUrl && !/^https?:\/\/[^/]+/.test(datadogApiUrl)) {
+    errors.push(`DDCRED_AGENT_DATADOG_API_URL must be an http(s) URL, got ${JSON.stringify(datadogApiUrl)}`);
+  }
+  const defaults = DEFAULT_INJECTION_SETTINGS;
+  const injection: InjectionSettings = {
+    agentImage,
+    agentImagePullPolicy: oneOf<ImagePullPolicy>("DDCRED_AGENT_IMAGE_PULL_POLICY", defaults.agentImagePullPolicy, ["Always", "IfNotPresent", "Never"]),
+    agentCommand: json<string[]>("DDCRED_AGENT_COMMAND", [...defaults.agentCommand], isStringArray, "a JSON array of strings"),
+    agentResources: json<AgentResources>("DDCRED_AGENT_RESOURCES", defaults.agentResources, isResources, 'JSON like {"requests":{...},"limits":{...}}'),
+    agentRunAsUser: int("DDCRED_AGENT_RUN_AS_USER", defaults.agentRunAsUser, 1, 2_147_483_647),
+    apiPort: int("DDCRED_AGENT_API_PORT", defaults.apiPort, 1, 65_535),
+    metricsPort: int("DDCRED_AGENT_METRICS_PORT", defaults.metricsPort, 1, 65_535),
+    logLevel: oneOf("DDCRED_AGENT_LOG_LEVEL", defaults.logLevel, ["trace", "debug", "info", "warn", "error", "fatal"]),
+    ...(datadogApiUrl ? { datadogApiUrl } : {}),
+    volumeSizeLimit: text("DDCRED_AGENT_VOLUME_SIZE_LIMIT", defaults.volumeSizeLimit),
+    startupProbe: {
+      ...defaults.startupProbe,
+      failureThreshold: int("DDCRED_AGENT_STARTUP_FAILURE_THRESHOLD", defaults.startupProbe.failureThreshold, 1, 10_000),
+    },
+    livenessProbe: defaults.livenessProbe,
+    operatorNamespace: namespace,
+  };
+  if (injection.apiPort === injection.metricsPort) errors.push("DDCRED_AGENT_API_PORT and DDCRED_AGENT_METRICS_PORT must differ");
+
   const kubeconfig = env.KUBECONFIG;
   const config: OperatorConfig = {
-    namespace: text("DDCRED_NAMESPACE", "ddcred-system"),
+    namespace,
     podName: text("DDCRED_POD_NAME", hostname()),
     ...(kubeconfig ? { kubeconfig } : {}),
     logLevel: oneOf("DDCRED_LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal"]),
@@ -85,7 +135,7 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
       port: int("DDCRED_HEALTH_PORT", 8080, 0, 65_535),
     },
     webhook: {
-      enabled: bool("DDCRED_WEBHOOK_ENABLED", true),
+      enabled: webhookEnabled,
       address: text("DDCRED_WEBHOOK_ADDRESS", "0.0.0.0"),
       port: int("DDCRED_WEBHOOK_PORT", 9443, 0, 65_535),
       configurationName: text("DDCRED_WEBHOOK_CONFIGURATION_NAME", "ddcred-operator"),
@@ -93,7 +143,9 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
       tlsMode: oneOf("DDCRED_TLS_MODE", "self-managed", ["self-managed", "files"] as const),
       tlsSecretName: text("DDCRED_TLS_SECRET_NAME", "ddcred-operator-webhook-tls"),
       tlsCertDir: text("DDCRED_TLS_CERT_DIR", "/var/run/ddcred-operator/tls"),
+      cacheSyncWaitMs: int("DDCRED_WEBHOOK_CACHE_SYNC_WAIT_MS", 2000, 0, 30_000),
     },
+    injection,
   };
   const le = config.leaderElection;
   if (le.renewDeadlineSeconds >= le.leaseDurationSeconds) {

@@ -3,27 +3,55 @@ import { parseOperatorConfig } from "../../src/operator/config.js";
 
 describe("the operator's configuration", () => {
   it("has defaults that run a controller behind leader election and a webhook", () => {
-    const parsed = parseOperatorConfig({ DDCRED_POD_NAME: "op-0" });
+    const parsed = parseOperatorConfig({ DDCRED_POD_NAME: "op-0", DDCRED_AGENT_IMAGE: "registry.example/ddcred:1" });
     expect(parsed.ok && parsed.config).toMatchObject({
       namespace: "ddcred-system",
       podName: "op-0",
       controller: { enabled: true },
       leaderElection: { enabled: true, leaseName: "ddcred-operator", leaseDurationSeconds: 15 },
       webhook: { enabled: true, port: 9443, tlsMode: "self-managed" },
+      injection: { agentImage: "registry.example/ddcred:1", operatorNamespace: "ddcred-system", apiPort: 9911, metricsPort: 9912 },
     });
   });
 
+  it("reads the agent settings the chart passes", () => {
+    const parsed = parseOperatorConfig({
+      DDCRED_NAMESPACE: "ops",
+      DDCRED_AGENT_IMAGE: "img",
+      DDCRED_AGENT_COMMAND: '["node","/app/dist/agent.mjs"]',
+      DDCRED_AGENT_RESOURCES: '{"requests":{"cpu":"5m","memory":"32Mi"},"limits":{"memory":"64Mi"}}',
+      DDCRED_AGENT_DATADOG_API_URL: "http://127.0.0.1:8126",
+    });
+    expect(parsed.ok && parsed.config.injection).toMatchObject({
+      agentCommand: ["node", "/app/dist/agent.mjs"],
+      agentResources: { requests: { cpu: "5m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+      datadogApiUrl: "http://127.0.0.1:8126",
+      operatorNamespace: "ops",
+    });
+  });
+
+  it("requires the agent image only when the webhook runs", () => {
+    expect(parseOperatorConfig({}).ok).toBe(false);
+    expect(parseOperatorConfig({ DDCRED_WEBHOOK_ENABLED: "false" }).ok).toBe(true);
+  });
+
   it("names each bad variable", () => {
-    const parsed = parseOperatorConfig({ DDCRED_HEALTH_PORT: "http", DDCRED_TLS_MODE: "magic", DDCRED_LEADER_ELECTION: "yes" });
+    const parsed = parseOperatorConfig({
+      DDCRED_HEALTH_PORT: "http",
+      DDCRED_TLS_MODE: "magic",
+      DDCRED_LEADER_ELECTION: "yes",
+      DDCRED_AGENT_COMMAND: "node agent.mjs",
+      DDCRED_AGENT_IMAGE: "img",
+    });
     expect(parsed.ok).toBe(false);
     const errors = parsed.ok ? [] : parsed.errors;
     expect(errors).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^DDCRED_HEALTH_PORT/), expect.stringMatching(/^DDCRED_TLS_MODE/), expect.stringMatching(/^DDCRED_LEADER_ELECTION/)]),
+      expect.arrayContaining([expect.stringMatching(/^DDCRED_HEALTH_PORT/), expect.stringMatching(/^DDCRED_TLS_MODE/), expect.stringMatching(/^DDCRED_LEADER_ELECTION/), expect.stringMatching(/^DDCRED_AGENT_COMMAND/)]),
     );
   });
 
   it("rejects lease timings that cannot work", () => {
-    const parsed = parseOperatorConfig({ DDCRED_LEASE_DURATION_SECONDS: "5", DDCRED_RENEW_DEADLINE_SECONDS: "5" });
+    const parsed = parseOperatorConfig({ DDCRED_LEASE_DURATION_SECONDS: "5", DDCRED_RENEW_DEADLINE_SECONDS: "5", DDCRED_AGENT_IMAGE: "img" });
     expect(parsed.ok ? [] : parsed.errors).toEqual([expect.stringContaining("DDCRED_RENEW_DEADLINE_SECONDS must be shorter")]);
   });
 });
