@@ -1,16 +1,20 @@
-// Generates src/shared/grant.generated.ts from the CRD in crds/, so the
-// TypeScript view of the API cannot drift from what the API server enforces.
-//   node scripts/generate-types.mjs          write the file
-//   node scripts/generate-types.mjs --check  exit 1 if the file is out of date
+// Generates the TypeScript view of each CRD in crds/ (src/shared/*.generated.ts),
+// so the types cannot drift from what the API server enforces.
+//   node scripts/generate-types.mjs          write the files
+//   node scripts/generate-types.mjs --check  exit 1 if a file is out of date
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const crdPath = `${root}crds/ddcred.io_datadogcredentialgrants.yaml`;
-const outPath = `${root}src/shared/grant.generated.ts`;
 
-export function renderTypes(crdText) {
+/** Each CRD, the file generated from it, and the prefix of its type names. */
+export const TARGETS = [
+  { crd: "crds/ddcred.io_datadogcredentialgrants.yaml", out: "src/shared/grant.generated.ts", prefix: "Grant" },
+  { crd: "crds/ddcred.io_datadogcredentialpolicies.yaml", out: "src/shared/policy.generated.ts", prefix: "Policy" },
+];
+
+export function renderTypes(crdText, prefix = "Grant") {
   const crd = parse(crdText);
   const version = crd.spec.versions.find((v) => v.storage);
   const root = version.schema.openAPIV3Schema;
@@ -56,21 +60,22 @@ export function renderTypes(crdText) {
     return name;
   };
 
-  objectType(root.properties.spec, "GrantSpec", ".spec");
-  objectType(root.properties.status, "GrantStatus", ".status");
-  const site = root.properties.spec.properties.datadog.properties.site.enum;
+  objectType(root.properties.spec, `${prefix}Spec`, ".spec");
+  objectType(root.properties.status, `${prefix}Status`, ".status");
+  const constant = prefix.toUpperCase();
+  const site = root.properties.spec.properties.datadog?.properties.site.enum;
 
   return [
-    "// Generated from crds/ddcred.io_datadogcredentialgrants.yaml by scripts/generate-types.mjs.",
+    `// Generated from crds/${crd.spec.group}_${crd.spec.names.plural}.yaml by scripts/generate-types.mjs.`,
     "// Do not edit: change the CRD and run `npm run generate`.",
     "",
-    `export const GRANT_API_VERSION = ${JSON.stringify(`${crd.spec.group}/${version.name}`)};`,
-    `export const GRANT_KIND = ${JSON.stringify(crd.spec.names.kind)};`,
-    `export const GRANT_PLURAL = ${JSON.stringify(crd.spec.names.plural)};`,
-    `export const DATADOG_SITES = ${JSON.stringify(site)} as const;`,
+    `export const ${constant}_API_VERSION = ${JSON.stringify(`${crd.spec.group}/${version.name}`)};`,
+    `export const ${constant}_KIND = ${JSON.stringify(crd.spec.names.kind)};`,
+    `export const ${constant}_PLURAL = ${JSON.stringify(crd.spec.names.plural)};`,
+    ...(site ? [`export const DATADOG_SITES = ${JSON.stringify(site)} as const;`] : []),
     "",
     "/** Defaults the API server applies, keyed by field path. */",
-    `export const GRANT_DEFAULTS = ${JSON.stringify(defaults, null, 2)} as const;`,
+    `export const ${constant}_DEFAULTS = ${JSON.stringify(defaults, null, 2)} as const;`,
     "",
     ...interfaces.map((i) => `${i}\n`),
   ].join("\n");
@@ -78,13 +83,14 @@ export function renderTypes(crdText) {
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
-  const rendered = renderTypes(readFileSync(crdPath, "utf8"));
-  if (process.argv.includes("--check")) {
-    if (readFileSync(outPath, "utf8") !== rendered) {
-      console.error(`${outPath} is out of date with the CRD: run npm run generate`);
-      process.exit(1);
+  let stale = false;
+  for (const target of TARGETS) {
+    const rendered = renderTypes(readFileSync(`${root}${target.crd}`, "utf8"), target.prefix);
+    if (!process.argv.includes("--check")) writeFileSync(`${root}${target.out}`, rendered);
+    else if (readFileSync(`${root}${target.out}`, "utf8") !== rendered) {
+      console.error(`${target.out} is out of date with ${target.crd}: run npm run generate`);
+      stale = true;
     }
-  } else {
-    writeFileSync(outPath, rendered);
   }
+  if (stale) process.exit(1);
 }

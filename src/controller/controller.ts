@@ -7,6 +7,8 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } fr
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { GRANT_API_VERSION, GRANT_KIND, GRANT_PLURAL, grantKey, type Grant, type GrantStatus } from "../shared/grant.js";
 import type { Caches } from "../shared/kube/caches.js";
+import type { InformerEvent } from "../shared/kube/informer.js";
+import { policyVerdict, type Policy, type PolicySet } from "../shared/policy.js";
 import { describeError, isNotFound } from "../shared/kube/client.js";
 import type { EventRecorder } from "../shared/kube/events.js";
 import type { Logger } from "../shared/logger.js";
@@ -25,6 +27,15 @@ export interface ControllerOptions {
   readonly concurrency?: number;
   readonly resyncIntervalMs?: number;
   readonly now?: () => Date;
+  /** DatadogCredentialPolicies; without them every grant is allowed unless requirePolicy. */
+  readonly policies?: PolicyCache;
+  readonly requirePolicy?: boolean;
+}
+
+export interface PolicyCache {
+  list(): Policy[];
+  onEvent(handler: (event: InformerEvent<Policy>) => void): () => void;
+  waitForSync(timeoutMs: number): Promise<boolean>;
 }
 
 interface WrittenStatus {
@@ -55,7 +66,8 @@ export class GrantController {
   /** Starts reconciling (on becoming leader) once every cache has synced. */
   async start(): Promise<void> {
     const { caches } = this.options;
-    await Promise.all([caches.grants, caches.pods, caches.namespaces].map((c) => c.waitForSync(5 * 60_000)));
+    const all = [caches.grants, caches.pods, caches.namespaces, ...(this.options.policies ? [this.options.policies] : [])];
+    await Promise.all(all.map((c) => c.waitForSync(5 * 60_000)));
     this.running = true;
     this.written.clear();
     this.queue.start();
@@ -88,6 +100,8 @@ export class GrantController {
     });
     caches.pods.onEvent((event) => this.enqueueNamespace(event.object.metadata.namespace));
     caches.namespaces.onEvent((event) => this.enqueueNamespace(event.object.name));
+    // A policy can allow or deny grants anywhere.
+    this.options.policies?.onEvent(() => this.enqueueAll());
   }
 
   private enqueue(key: string): void {
@@ -123,10 +137,15 @@ export class GrantController {
     if (!cached || cached.metadata.deletionTimestamp) return;
     const previous = this.previousStatus(key, cached);
     const grant: Grant = { ...cached, status: previous };
+    const namespaceRecord = caches.namespaces.get("", namespace);
+    const policies: PolicySet = { policies: this.options.policies?.list() ?? [], requirePolicy: this.options.requirePolicy ?? false };
+    const allowed = (g: Grant) => policyVerdict(g, namespaceRecord?.labels, policies).allowed;
     const assessment = assessGrant({
       grant,
-      namespace: caches.namespaces.get("", namespace),
-      grantsInNamespace: caches.grants.list(namespace),
+      namespace: namespaceRecord,
+      // What a pod could be injected from: siblings policy allows, plus this grant.
+      grantsInNamespace: caches.grants.list(namespace).filter((g) => g === cached || allowed(g)),
+      policy: policyVerdict(grant, namespaceRecord?.labels, policies),
       podsInNamespace: caches.pods.list(namespace),
       operatorNamespace: this.options.operatorNamespace,
       now: (this.options.now ?? (() => new Date()))(),

@@ -5,6 +5,7 @@ import { chooseGrant } from "../shared/grant-choice.js";
 import { grantProblems } from "../shared/grant-problems.js";
 import type { Grant, GrantStatus, GrantStatusConditionsItem } from "../shared/grant.js";
 import { podIsLive, type NamespaceRecord, type PodRecord } from "../shared/kube/caches.js";
+import type { PolicyVerdict } from "../shared/policy.js";
 import {
   GRANT_GENERATION_ANNOTATION,
   INJECTED_ANNOTATION,
@@ -17,8 +18,10 @@ export interface GrantWorld {
   readonly grant: Grant;
   /** Undefined when the namespace is not (yet) in the cache. */
   readonly namespace: NamespaceRecord | undefined;
-  /** Every grant in the grant's namespace, this one included. */
+  /** The grants of the namespace that policy allows, plus this one: what a pod can be injected from. */
   readonly grantsInNamespace: readonly Grant[];
+  /** Whether cluster policy allows this grant. */
+  readonly policy: PolicyVerdict;
   readonly podsInNamespace: readonly PodRecord[];
   readonly operatorNamespace: string;
   readonly now: Date;
@@ -28,6 +31,8 @@ export type ReadyReason =
   | "Valid"
   | "InvalidSelector"
   | "NamespaceExcluded"
+  | "PolicyRequired"
+  | "PolicyDenied"
   | "NamespaceNotEnabled"
   | "ConflictingGrants";
 
@@ -86,6 +91,9 @@ function readiness(world: GrantWorld, tally: PodTally): { ok: boolean; reason: R
       reason: "NamespaceExcluded",
       message: `ddcred never injects pods in ${ns} (system namespaces and the operator's own are excluded so that a webhook outage cannot block them); move the grant and its workloads to another namespace`,
     };
+  }
+  if (!world.policy.allowed) {
+    return { ok: false, reason: world.policy.reason, message: `${world.policy.message}; until then no pod is injected from this grant` };
   }
   if (world.namespace?.labels[INJECTION_LABEL] !== INJECTION_ENABLED) {
     return {

@@ -35,6 +35,7 @@ function world(overrides: Partial<GrantWorld> & { grant: Grant }): GrantWorld {
     namespace: { name: "ray", labels: { "ddcred.io/injection": "enabled" }, terminating: false },
     grantsInNamespace: [overrides.grant],
     podsInNamespace: [],
+    policy: { allowed: true, by: [] },
     operatorNamespace: "ddcred-system",
     now: NOW,
     ...overrides,
@@ -74,6 +75,15 @@ describe("assessGrant", () => {
     const result = assessGrant(world({ grant: grant("a"), namespace: { name: "ray", labels: {}, terminating: false } }));
     expect(result.reason).toBe("NamespaceNotEnabled");
     expect(result.status.conditions?.[0]?.message).toContain("kubectl label namespace ray ddcred.io/injection=enabled");
+  });
+
+  it("reports a grant that cluster policy does not allow, and injects nothing from it", () => {
+    const result = assessGrant(
+      world({ grant: grant("a"), podsInNamespace: [pod("p")], policy: { allowed: false, reason: "PolicyDenied", message: "role x is not among y" } }),
+    );
+    expect(result.reason).toBe("PolicyDenied");
+    expect(result.status.conditions?.[0]).toMatchObject({ status: "False", message: expect.stringContaining("role x is not among y") });
+    expect(result.status.missedPods).toBe(1);
   });
 
   it("refuses system namespaces and the operator's own", () => {

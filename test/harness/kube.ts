@@ -23,6 +23,7 @@ import { GRANT_PLURAL } from "../../src/shared/grant.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const CRD_PATH = `${REPO_ROOT}crds/ddcred.io_datadogcredentialgrants.yaml`;
+export const CRD_PATHS = [CRD_PATH, `${REPO_ROOT}crds/ddcred.io_datadogcredentialpolicies.yaml`];
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(3).toString("hex")}`;
@@ -44,11 +45,16 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
 
+/** Installs (or updates) every CRD in crds/ and waits until each is served. */
 export async function installCrd(kc: KubeConfig): Promise<void> {
+  for (const path of CRD_PATHS) await installOneCrd(kc, path);
+}
+
+async function installOneCrd(kc: KubeConfig, path: string): Promise<void> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
   // loadYaml maps raw keys (x-kubernetes-validations, default, enum) onto the
   // typed model; a plain parse would lose them in client-node's serializer.
-  const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(CRD_PATH, "utf8"));
+  const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(path, "utf8"));
   const name = crd.metadata!.name!;
   try {
     const existing = await api.readCustomResourceDefinition({ name });
@@ -63,8 +69,9 @@ export async function installCrd(kc: KubeConfig): Promise<void> {
   });
   // Established can precede the first successful list by a moment.
   const custom = kc.makeApiClient(CustomObjectsApi);
-  await eventually("grants to be served", async () => {
-    await custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: GRANT_PLURAL, limit: 1 });
+  const plural = crd.spec.names.plural;
+  await eventually(`${plural} to be served`, async () => {
+    await custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural, limit: 1 });
     return true;
   });
 }

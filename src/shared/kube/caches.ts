@@ -4,6 +4,7 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
 import { API_GROUP, API_VERSION, AGENT_CONTAINER_NAME } from "../names.js";
 import { GRANT_PLURAL, type Grant } from "../grant.js";
+import { POLICY_PLURAL, type Policy } from "../policy.js";
 import { Informer, type InformerLogger } from "./informer.js";
 
 export interface NamespaceRecord {
@@ -122,5 +123,28 @@ export function namespaceInformer(kubeConfig: KubeConfig, logger: InformerLogger
     // Cluster-scoped: one bucket.
     namespaceOf: () => "",
     nameOf: (namespace) => namespace.name,
+  });
+}
+
+export function policyInformer(kubeConfig: KubeConfig, logger: InformerLogger): Informer<Policy, Policy> {
+  const api = kubeConfig.makeApiClient(CustomObjectsApi);
+  return new Informer<Policy, Policy>({
+    name: "policies",
+    kubeConfig,
+    logger,
+    watchPath: `/apis/${API_GROUP}/${API_VERSION}/${POLICY_PLURAL}`,
+    list: async ({ limit, continueToken }) => {
+      const page = (await api.listClusterCustomObject({
+        group: API_GROUP,
+        version: API_VERSION,
+        plural: POLICY_PLURAL,
+        limit,
+        ...(continueToken ? { _continue: continueToken } : {}),
+      })) as { items: Policy[]; metadata: { resourceVersion: string; continue?: string } };
+      return { items: page.items, resourceVersion: page.metadata.resourceVersion, continueToken: page.metadata.continue };
+    },
+    transform: (policy) => policy,
+    namespaceOf: () => "",
+    nameOf: (policy) => policy.metadata.name,
   });
 }
