@@ -1,0 +1,142 @@
+// The admission handler: decode → decide → patch. Transport-free: the HTTPS
+// server hands it the body and writes back what it returns.
+import {
+  ADMISSION_API_VERSION,
+  ADMISSION_KIND,
+  decodeAdmissionRequest,
+  type AdmissionRequest,
+  type AdmissionReviewResponse,
+  type RequestProblem,
+} from "./admission-review.js";
+import type { GrantCache } from "./grant-cache.js";
+import { mutatePod, type MutationResult } from "./mutate-pod.js";
+import type { Outcome } from "./outcome.js";
+import { podDisplayName } from "./pod.js";
+import type { InjectionSettings } from "./settings.js";
+
+export interface AdmissionHandlerDependencies {
+  readonly grants: GrantCache;
+  readonly settings: InjectionSettings;
+  /** Longest a request waits for the grant cache's first sync (further capped by the request's own timeout). */
+  readonly cacheSyncWaitMs?: number;
+}
+
+/** The `result` label of ddcred_admission_requests_total. */
+export const ADMISSION_RESULTS = ["injected", "converged", "unchanged", "skipped", "not_ready", "bad_request", "error"] as const;
+export type AdmissionResult = (typeof ADMISSION_RESULTS)[number];
+
+/** What was decided, for the one log line and the metrics; never anything secret. */
+export interface AdmissionDecision {
+  readonly result: AdmissionResult;
+  readonly uid: string;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly dryRun: boolean;
+  readonly outcome?: Outcome;
+  readonly patchOperations: number;
+  readonly warnings: number;
+}
+
+export type AdmissionReply =
+  | { readonly statusCode: 200; readonly review: AdmissionReviewResponse; readonly decision: AdmissionDecision }
+  | { readonly statusCode: 400; readonly problem: RequestProblem };
+
+export const DEFAULT_CACHE_SYNC_WAIT_MS = 2_000;
+
+/**
+ * @param requestTimeoutMs the API server's own deadline for this call (the
+ *   `timeout` query parameter it sends), so a wait never outlives it
+ */
+export async function reviewPodAdmission(
+  body: string,
+  deps: AdmissionHandlerDependencies,
+  requestTimeoutMs?: number,
+): Promise<AdmissionReply> {
+  const decoded = decodeAdmissionRequest(body);
+  if (!decoded.ok) return { statusCode: 400, problem: decoded.problem };
+  const request = decoded.request;
+
+  if (!deps.grants.hasSynced()) {
+    const waitMs = Math.min(deps.cacheSyncWaitMs ?? DEFAULT_CACHE_SYNC_WAIT_MS, (requestTimeoutMs ?? Infinity) / 2);
+    if (!(await deps.grants.waitForSync(Math.max(0, waitMs)))) return notReady(request);
+  }
+  const result = mutatePod({
+    pod: request.pod,
+    namespace: request.namespace,
+    grants: deps.grants.grantsInNamespace(request.namespace),
+    settings: deps.settings,
+  });
+  return { statusCode: 200, review: allowed(request, result), decision: decisionOf(request, result) };
+}
+
+function allowed(request: AdmissionRequest, result: MutationResult): AdmissionReviewResponse {
+  return {
+    apiVersion: ADMISSION_API_VERSION,
+    kind: ADMISSION_KIND,
+    response: {
+      uid: request.uid,
+      allowed: true,
+      ...(result.patch.length > 0
+        ? { patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(result.patch)).toString("base64") }
+        : {}),
+      ...(result.warnings.length > 0 ? { warnings: result.warnings } : {}),
+    },
+  };
+}
+
+/**
+ * Before the grant cache has synced, "no grant matches" cannot be told from
+ * "grants not loaded yet", and admitting the pod uninjected would hand it no
+ * credentials for its whole life. So the pod is refused with a retryable
+ * 503: ReplicaSets, Jobs and KubeRay retry pod creation, the API server
+ * passes retryAfterSeconds on as a Retry-After header, and a replica only
+ * reports ready (gets traffic) once synced, so this is a start-up corner.
+ */
+function notReady(request: AdmissionRequest): AdmissionReply {
+  const review: AdmissionReviewResponse = {
+    apiVersion: ADMISSION_API_VERSION,
+    kind: ADMISSION_KIND,
+    response: {
+      uid: request.uid,
+      allowed: false,
+      status: {
+        code: 503,
+        reason: "ServiceUnavailable",
+        message: "ddcred webhook is starting and has not loaded the DatadogCredentialGrants yet; retry in a few seconds",
+        details: { retryAfterSeconds: 1 },
+      },
+    },
+  };
+  return {
+    statusCode: 200,
+    review,
+    decision: { ...identify(request), result: "not_ready", patchOperations: 0, warnings: 0 },
+  };
+}
+
+function decisionOf(request: AdmissionRequest, result: MutationResult): AdmissionDecision {
+  return {
+    ...identify(request),
+    result: resultOf(result),
+    outcome: result.outcome,
+    patchOperations: result.patch.length,
+    warnings: result.warnings.length,
+  };
+}
+
+function identify(request: AdmissionRequest): Pick<AdmissionDecision, "uid" | "namespace" | "pod" | "dryRun"> {
+  return { uid: request.uid, namespace: request.namespace, pod: request.name ?? podDisplayName(request.pod), dryRun: request.dryRun };
+}
+
+function resultOf(result: MutationResult): AdmissionResult {
+  switch (result.outcome.reason) {
+    case "Injected":
+      return "injected";
+    case "Converged":
+      return "converged";
+    case "AlreadyInjected":
+      return "unchanged";
+    default:
+      return "skipped";
+  }
+}

@@ -1,0 +1,232 @@
+// The HTTPS admission server: a thin shell around reviewPodAdmission. It
+// bounds what a request may cost (body size, time), keeps connections alive
+// for the API server, reloads its certificate when it rotates, and writes one
+// log line and one metric sample per admission request.
+import { once } from "node:events";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { reviewPodAdmission, type AdmissionDecision, type AdmissionHandlerDependencies } from "./admission-handler.js";
+import { admissionMetrics, type AdmissionMetrics } from "./metrics.js";
+import { HEALTHZ_PATH, MUTATE_PODS_PATH, READYZ_PATH } from "./paths.js";
+
+export interface ServingCertificate {
+  /** PEM certificate chain. */
+  readonly cert: string | Buffer;
+  /** PEM private key. */
+  readonly key: string | Buffer;
+}
+
+/** The serving certificate, which rotates: the server reloads it on every change. */
+export interface CertificateSource {
+  current(): ServingCertificate;
+  /** Calls `listener` with each new certificate; returns a function that stops that. */
+  onChange(listener: (certificate: ServingCertificate) => void): () => void;
+}
+
+export interface AdmissionServerOptions extends AdmissionHandlerDependencies {
+  readonly certificates: CertificateSource;
+  readonly logger: Logger;
+  /** Registry the admission metrics are registered on. */
+  readonly registry: Registry;
+  /** Default: every address, IPv6 and IPv4 (the Service reaches the pod IP); tests use 127.0.0.1. */
+  readonly host?: string;
+  /** Default 0: a free port, reported by `port`. */
+  readonly port?: number;
+  /** Largest AdmissionReview accepted; the API server caps objects at 3 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Time for a whole request to arrive. */
+  readonly requestTimeoutMs?: number;
+}
+
+export interface AdmissionServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Longer than the API server's idle-connection timeout (Go's 90 s), so the
+ * API server, not us, closes idle connections: a server-side close racing a
+ * new request fails that admission call, and a POST is not retried.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 95_000;
+const CLOSE_GRACE_MS = 5_000;
+
+export async function startAdmissionServer(options: AdmissionServerOptions): Promise<AdmissionServer> {
+  const { logger, certificates } = options;
+  const metrics = admissionMetrics(options.registry);
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const server = createServer({ ...certificates.current(), minVersion: "TLSv1.2" }, (req, res) => {
+    route(req, res, options, metrics).catch((error: unknown) => {
+      logger.error({ err: error }, "admission server failed to answer a request");
+      if (!res.headersSent) sendText(res, 500, "internal error");
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = requestTimeout;
+  server.headersTimeout = Math.min(requestTimeout, 5_000);
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.on("tlsClientError", (error) => logger.debug({ err: error }, "TLS handshake failed"));
+
+  const stopWatching = certificates.onChange((certificate) => reloadCertificate(server, certificate, logger));
+  server.listen(options.port ?? 0, options.host);
+  await once(server, "listening");
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port, path: MUTATE_PODS_PATH }, "admission server listening");
+
+  return {
+    port,
+    async close() {
+      stopWatching();
+      const closed = once(server, "close");
+      server.close();
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      await closed;
+      clearTimeout(force);
+    },
+  };
+}
+
+function reloadCertificate(server: Server, certificate: ServingCertificate, logger: Logger): void {
+  try {
+    // New handshakes use it; open connections keep the one they agreed on.
+    server.setSecureContext({ cert: certificate.cert, key: certificate.key, minVersion: "TLSv1.2" });
+    logger.info("serving certificate reloaded");
+  } catch (error) {
+    logger.error({ err: error }, "new serving certificate rejected; still serving the previous one");
+  }
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, options: AdmissionServerOptions, metrics: AdmissionMetrics): Promise<void> {
+  const target = req.url ?? "/";
+  const queryAt = target.indexOf("?");
+  const pathname = queryAt < 0 ? target : target.slice(0, queryAt);
+  switch (pathname) {
+    case HEALTHZ_PATH:
+      return sendText(res, 200, "ok");
+    case READYZ_PATH:
+      return options.grants.hasSynced() ? sendText(res, 200, "ok") : sendText(res, 503, "grant cache not synced yet");
+    case MUTATE_PODS_PATH:
+      if (req.method !== "POST") return sendText(res, 405, `use POST for ${MUTATE_PODS_PATH}`);
+      return admit(req, res, new URLSearchParams(queryAt < 0 ? "" : target.slice(queryAt + 1)), options, metrics);
+    default:
+      return sendText(res, 404, "not found");
+  }
+}
+
+async function admit(
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+  options: AdmissionServerOptions,
+  metrics: AdmissionMetrics,
+): Promise<void> {
+  const started = process.hrtime.bigint();
+  const elapsedSeconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+  const { logger } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  let body: string | undefined;
+  try {
+    body = await readBody(req, maxBodyBytes);
+  } catch (error) {
+    // The client went away mid-body: there is no one left to answer.
+    logger.debug({ err: error }, "admission request aborted");
+    return;
+  }
+  if (body === undefined) {
+    metrics.observe("bad_request", elapsedSeconds());
+    logger.warn({ reason: "BodyTooLarge", limit: maxBodyBytes }, "admission request rejected");
+    // The rest of an oversized body is not worth reading: close after replying.
+    res.setHeader("connection", "close");
+    return sendText(res, 400, `BodyTooLarge: an AdmissionReview must not exceed ${maxBodyBytes} bytes`);
+  }
+  let reply;
+  try {
+    reply = await reviewPodAdmission(body, options, parseGoDurationMs(query.get("timeout")));
+  } catch (error) {
+    metrics.observe("error", elapsedSeconds());
+    logger.error({ err: error }, "admission failed");
+    return sendText(res, 500, "internal error while deciding on the pod; see the webhook's log");
+  }
+  if (reply.statusCode === 400) {
+    metrics.observe("bad_request", elapsedSeconds());
+    logger.warn({ reason: reply.problem.reason }, `admission request rejected: ${reply.problem.message}`);
+    return sendText(res, 400, `${reply.problem.reason}: ${reply.problem.message}`);
+  }
+  sendJson(res, 200, reply.review);
+  const seconds = elapsedSeconds();
+  metrics.observe(reply.decision.result, seconds);
+  logDecision(logger, reply.decision, seconds);
+}
+
+function logDecision(logger: Logger, decision: AdmissionDecision, seconds: number): void {
+  const { outcome, ...fields } = decision;
+  const line = {
+    ...fields,
+    grant: outcome?.grant,
+    reason: outcome?.reason ?? "GrantCacheNotSynced",
+    durationMs: Math.round(seconds * 1e6) / 1e3,
+  };
+  const message = outcome?.message ?? "refused: grant cache not synced yet";
+  if (decision.result === "not_ready") logger.warn(line, message);
+  else logger.info(line, message);
+}
+
+/** The body as text, or undefined once it exceeds `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  if (Number(req.headers["content-length"] ?? 0) > limit) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    req.on("data", (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) {
+        settled = true;
+        resolve(undefined);
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    req.on("end", () => {
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks, size).toString("utf8"));
+    });
+    req.on("close", () => {
+      if (settled) return;
+      settled = true;
+      reject(new Error("client closed the connection before the body was complete"));
+    });
+  });
+}
+
+const GO_DURATION = /^(?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))+$/;
+const GO_DURATION_PART = /(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g;
+const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 1e-3, µs: 1e-3, ns: 1e-6 };
+
+/** The API server's `?timeout=10s` (a Go duration) in milliseconds. */
+export function parseGoDurationMs(text: string | null): number | undefined {
+  if (!text || !GO_DURATION.test(text)) return undefined;
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(GO_DURATION_PART)) total += Number(amount) * (UNIT_MS[unit as string] as number);
+  return total > 0 ? total : undefined;
+}
+
+function sendText(res: ServerResponse, statusCode: number, text: string): void {
+  res.writeHead(statusCode, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendJson(res: ServerResponse, statusCode: number, value: unknown): void {
+  const json = JSON.stringify(value);
+  res.writeHead(statusCode, { "content-type": "application/json", "content-length": Buffer.byteLength(json) });
+  res.end(json);
+}
