@@ -1,5 +1,6 @@
 // The operator's configuration, read once from env (the chart sets it) into a
 // typed value. Every error names the variable and what it should hold.
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { DEFAULT_INJECTION_SETTINGS, type AgentResources, type ImagePullPolicy, type InjectionSettings } from "../webhook/settings.js";
 
@@ -33,6 +34,11 @@ export interface OperatorConfig {
     readonly tlsMode: "self-managed" | "files";
     readonly tlsSecretName: string;
     readonly tlsCertDir: string;
+    /** Names the serving certificate carries besides the Service's (the chart's webhook.url host; 127.0.0.1 in tests). */
+    readonly extraSans: { readonly dnsNames: readonly string[]; readonly ipAddresses: readonly string[] };
+    /** Self-managed mode: lifetime of each serving certificate and of each CA; both rotate with a third left. */
+    readonly certificateValiditySeconds: number;
+    readonly caValiditySeconds: number;
     /** Longest an admission request waits for the grant cache's first sync. */
     readonly cacheSyncWaitMs: number;
   };
@@ -143,6 +149,9 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
       tlsMode: oneOf("DDCRED_TLS_MODE", "self-managed", ["self-managed", "files"] as const),
       tlsSecretName: text("DDCRED_TLS_SECRET_NAME", "ddcred-operator-webhook-tls"),
       tlsCertDir: text("DDCRED_TLS_CERT_DIR", "/var/run/ddcred-operator/tls"),
+      extraSans: extraSans(text("DDCRED_WEBHOOK_EXTRA_SANS", ""), errors),
+      certificateValiditySeconds: int("DDCRED_TLS_CERT_VALIDITY_SECONDS", 365 * DAY_SECONDS, 3, 100 * 365 * DAY_SECONDS),
+      caValiditySeconds: int("DDCRED_TLS_CA_VALIDITY_SECONDS", 10 * 365 * DAY_SECONDS, 3, 100 * 365 * DAY_SECONDS),
       cacheSyncWaitMs: int("DDCRED_WEBHOOK_CACHE_SYNC_WAIT_MS", 2000, 0, 30_000),
     },
     injection,
@@ -154,8 +163,27 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
   if (le.retryPeriodSeconds >= le.renewDeadlineSeconds) {
     errors.push("DDCRED_RETRY_PERIOD_SECONDS must be shorter than DDCRED_RENEW_DEADLINE_SECONDS");
   }
+  if (config.webhook.certificateValiditySeconds >= config.webhook.caValiditySeconds) {
+    errors.push("DDCRED_TLS_CERT_VALIDITY_SECONDS must be shorter than DDCRED_TLS_CA_VALIDITY_SECONDS");
+  }
   if (!config.controller.enabled && !config.webhook.enabled) {
     errors.push("DDCRED_CONTROLLER_ENABLED and DDCRED_WEBHOOK_ENABLED are both false: nothing to run");
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+const DAY_SECONDS = 86_400;
+/** An RFC 1123 DNS name, optionally a leftmost wildcard label. */
+const DNS_NAME = /^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+
+/** DDCRED_WEBHOOK_EXTRA_SANS: comma-separated DNS names and IP addresses. */
+function extraSans(raw: string, errors: string[]): { dnsNames: string[]; ipAddresses: string[] } {
+  const dnsNames: string[] = [];
+  const ipAddresses: string[] = [];
+  for (const entry of raw.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
+    if (isIP(entry) !== 0) ipAddresses.push(entry);
+    else if (DNS_NAME.test(entry) && entry.length <= 253) dnsNames.push(entry);
+    else errors.push(`DDCRED_WEBHOOK_EXTRA_SANS must list DNS names or IP addresses separated by commas, got ${JSON.stringify(entry)}`);
+  }
+  return { dnsNames, ipAddresses };
 }

@@ -12,6 +12,7 @@ import { LeaderElector } from "../shared/kube/leader-election.js";
 import { createLogger } from "../shared/logger.js";
 import { parseOperatorConfig } from "./config.js";
 import { startHealthServer } from "./health-server.js";
+import { startWebhook, type RunningWebhook } from "./start-webhook.js";
 import { cacheProblems, startCacheWatchdog } from "./watchdog.js";
 
 async function main(): Promise<void> {
@@ -73,9 +74,27 @@ async function main(): Promise<void> {
     }
   }
 
+  let webhook: RunningWebhook | undefined;
+  if (config.webhook.enabled) {
+    webhook = startWebhook({
+      config,
+      kubeConfig,
+      grants: caches.grants,
+      registry,
+      logger,
+      onFatal: (error) => {
+        logger.fatal({ err: error }, "the admission webhook cannot run");
+        process.exit(1);
+      },
+    });
+  }
+
   const health = await startHealthServer(config.health.address, config.health.port, registry, {
     liveness: () => cacheProblems(watched, { staleAfterMs: 5 * 60_000 }),
-    readiness: () => watched.filter((informer) => !informer.hasSynced()).map(() => "caches not yet synced"),
+    readiness: () => [
+      ...watched.filter((informer) => !informer.hasSynced()).map(() => "caches not yet synced"),
+      ...(webhook?.readinessProblems() ?? []),
+    ],
   });
   const address = health.address();
   logger.info(
@@ -91,7 +110,9 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
     clearInterval(watchdog);
-    // Release leadership first so another replica takes over at once.
+    // Drain admissions while the grant cache they read is still live.
+    await webhook?.close();
+    // Then release leadership, so another replica takes over at once.
     if (elector) await elector.stop();
     else await controller?.stop();
     await events.flush();

@@ -54,4 +54,40 @@ describe("the operator's configuration", () => {
     const parsed = parseOperatorConfig({ DDCRED_LEASE_DURATION_SECONDS: "5", DDCRED_RENEW_DEADLINE_SECONDS: "5", DDCRED_AGENT_IMAGE: "img" });
     expect(parsed.ok ? [] : parsed.errors).toEqual([expect.stringContaining("DDCRED_RENEW_DEADLINE_SECONDS must be shorter")]);
   });
+
+  it("reads the serving certificate's extra names and the certificate lifetimes", () => {
+    const parsed = parseOperatorConfig({
+      DDCRED_AGENT_IMAGE: "img",
+      DDCRED_WEBHOOK_EXTRA_SANS: "127.0.0.1, webhook.example.com,::1",
+      DDCRED_TLS_CERT_VALIDITY_SECONDS: "6",
+      DDCRED_TLS_CA_VALIDITY_SECONDS: "15",
+    });
+    expect(parsed.ok && parsed.config.webhook).toMatchObject({
+      extraSans: { dnsNames: ["webhook.example.com"], ipAddresses: ["127.0.0.1", "::1"] },
+      certificateValiditySeconds: 6,
+      caValiditySeconds: 15,
+    });
+  });
+
+  it("defaults to a one-year serving certificate, a ten-year CA and no extra names", () => {
+    const parsed = parseOperatorConfig({ DDCRED_AGENT_IMAGE: "img" });
+    expect(parsed.ok && parsed.config.webhook).toMatchObject({
+      extraSans: { dnsNames: [], ipAddresses: [] },
+      certificateValiditySeconds: 365 * 86_400,
+      caValiditySeconds: 3_650 * 86_400,
+    });
+  });
+
+  it("rejects an extra name that is neither a DNS name nor an IP address, and a serving certificate that outlives its CA", () => {
+    const parsed = parseOperatorConfig({
+      DDCRED_AGENT_IMAGE: "img",
+      DDCRED_WEBHOOK_EXTRA_SANS: "https://webhook.example.com",
+      DDCRED_TLS_CERT_VALIDITY_SECONDS: "100",
+      DDCRED_TLS_CA_VALIDITY_SECONDS: "100",
+    });
+    expect(parsed.ok ? [] : parsed.errors).toEqual([
+      expect.stringMatching(/^DDCRED_WEBHOOK_EXTRA_SANS .*"https:\/\/webhook.example.com"/),
+      expect.stringContaining("DDCRED_TLS_CERT_VALIDITY_SECONDS must be shorter than DDCRED_TLS_CA_VALIDITY_SECONDS"),
+    ]);
+  });
 });

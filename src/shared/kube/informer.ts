@@ -31,6 +31,8 @@ export interface InformerOptions<T, R> {
   readonly watchPath: string;
   readonly list: ListFunction<T>;
   readonly labelSelector?: string;
+  /** e.g. metadata.name=x: RBAC grants list/watch on a resourceName only through this selector. */
+  readonly fieldSelector?: string;
   /** Keeps only what the program needs of each object. */
   readonly transform: (object: T) => R;
   readonly namespaceOf: (record: R) => string;
@@ -232,6 +234,7 @@ export class Informer<T, R> implements SupervisedCache {
         timeoutSeconds: this.options.watchTimeoutSeconds ?? 25,
       };
       if (this.options.labelSelector) params.labelSelector = this.options.labelSelector;
+      if (this.options.fieldSelector) params.fieldSelector = this.options.fieldSelector;
       watch
         .watch(
           this.options.watchPath,

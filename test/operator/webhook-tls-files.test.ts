@@ -1,0 +1,151 @@
+// cert-manager mode: the operator serves the certificate mounted as files
+// (laid out as the kubelet mounts a Secret), reloads it when the kubelet swaps
+// the files, and never touches caBundle: cert-manager's cainjector owns it
+// (here the test sets it, as cainjector would).
+import { mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { issueAuthority, issueServingCertificate, type IssuedCertificate } from "../../src/webhook/tls/certificate-issuer.js";
+import { adminKubeConfig, serviceAccountKubeconfig } from "../harness/cluster.js";
+import { createGrant, createNamespace, createOperatorRbac, createPod, deleteNamespace, eventually, grantSpec, simplePod, uniqueName } from "../harness/kube.js";
+import { startOperator, type OperatorProcess } from "../harness/operator.js";
+import { freePort } from "../harness/process.js";
+import { certificatesIn, createWebhookConfiguration, deleteWebhookConfiguration, servedCertificate, webhookCaBundles } from "../harness/webhook.js";
+
+let admin: KubeConfig;
+let kubeconfigPath: string;
+let operator: OperatorProcess;
+const others: OperatorProcess[] = [];
+let operatorNamespace: string;
+let workload: string;
+let configurationName: string;
+let port: number;
+let directory: string;
+let ca: IssuedCertificate;
+let mounted: IssuedCertificate;
+let generation = 0;
+
+/** The kubelet's atomic writer: files in a new timestamped directory, then one rename of ..data. */
+function publish(files: Record<string, string>): void {
+  generation += 1;
+  const versioned = `..2030_01_01_00_00_${String(generation).padStart(2, "0")}.000000001`;
+  mkdirSync(join(directory, versioned));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(directory, versioned, name), content);
+  let previous: string | undefined;
+  try {
+    previous = readlinkSync(join(directory, "..data"));
+  } catch {
+    previous = undefined;
+  }
+  symlinkSync(versioned, join(directory, "..data_tmp"));
+  renameSync(join(directory, "..data_tmp"), join(directory, "..data"));
+  if (!previous) for (const name of Object.keys(files)) symlinkSync(join("..data", name), join(directory, name));
+  else rmSync(join(directory, previous), { recursive: true, force: true });
+}
+
+async function issueServing(): Promise<IssuedCertificate> {
+  const now = Date.now();
+  return issueServingCertificate(ca, { dnsNames: ["ddcred-operator-webhook.ddcred-system.svc"], ipAddresses: ["127.0.0.1"] }, {
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 3_600_000),
+  });
+}
+
+function asCertManagerSecret(serving: IssuedCertificate): Record<string, string> {
+  return { "tls.crt": serving.certificatePem, "tls.key": serving.privateKeyPem, "ca.crt": ca.certificatePem };
+}
+
+beforeAll(async () => {
+  const cluster = inject("cluster");
+  admin = adminKubeConfig(cluster);
+  configurationName = uniqueName("ddcred-files");
+  const testLabel = { "ddcred-test/webhook": uniqueName("files") };
+  operatorNamespace = await createNamespace(admin, { prefix: "ddcred-files" });
+  workload = await createNamespace(admin, { prefix: "files", injection: true, labels: testLabel });
+  const names = { WEBHOOK_CONFIGURATION_NAME: configurationName, LEASE_NAME: "ddcred-operator", TLS_SECRET_NAME: "ddcred-webhook-tls" };
+  await createOperatorRbac(admin, { namespace: operatorNamespace, serviceAccount: "ddcred-operator", names });
+  const { path } = await serviceAccountKubeconfig(cluster, operatorNamespace, "ddcred-operator");
+  kubeconfigPath = path;
+
+  const now = Date.now();
+  ca = await issueAuthority("cert-manager-issuer", { notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) });
+  directory = mkdtempSync(join(tmpdir(), "ddcred-cert-manager-"));
+  mounted = await issueServing();
+  publish(asCertManagerSecret(mounted));
+  port = await freePort();
+  await createWebhookConfiguration(admin, { name: configurationName, port, testLabel, operatorNamespace, caBundlePem: ca.certificatePem });
+  await createGrant(admin, workload, "datadog", grantSpec());
+  operator = await startOperator({
+    kubeconfig: path,
+    namespace: operatorNamespace,
+    env: {
+      DDCRED_CONTROLLER_ENABLED: "false",
+      DDCRED_AGENT_IMAGE: "registry.example/ddcred-operator:test",
+      DDCRED_WEBHOOK_PORT: String(port),
+      DDCRED_WEBHOOK_CONFIGURATION_NAME: configurationName,
+      DDCRED_TLS_MODE: "files",
+      DDCRED_TLS_CERT_DIR: directory,
+    },
+  });
+});
+
+afterAll(async () => {
+  await Promise.all([operator?.stop(), ...others.map((other) => other.stop())]);
+  await deleteWebhookConfiguration(admin, configurationName);
+  await deleteNamespace(admin, workload);
+  await deleteNamespace(admin, operatorNamespace);
+  rmSync(directory, { recursive: true, force: true });
+});
+
+function injected(pod: V1Pod): boolean {
+  return (pod.spec?.initContainers ?? []).some((container) => container.name === "ddcred-agent");
+}
+
+describe("the webhook with cert-manager's certificate files", () => {
+  it("serves the mounted certificate, which the API server trusts through the injected caBundle", async () => {
+    expect((await servedCertificate(port, ca.certificatePem)).fingerprint256).toBe(certificatesIn(mounted.certificatePem)[0]!.fingerprint256);
+    expect(injected(await createPod(admin, workload, simplePod("first", { app: "demo" })))).toBe(true);
+  });
+
+  it("serves the new certificate once the kubelet swaps the files, and keeps admitting pods", async () => {
+    const renewed = await issueServing();
+    publish(asCertManagerSecret(renewed));
+    const expected = certificatesIn(renewed.certificatePem)[0]!.fingerprint256;
+    await eventually("the renewed certificate to be served", async () => (await servedCertificate(port, ca.certificatePem)).fingerprint256 === expected);
+    expect(injected(await createPod(admin, workload, simplePod("second", { app: "demo" })))).toBe(true);
+    expect(await operator.metricValue("ddcred_webhook_certificate_loads_total")).toBe(2);
+  });
+
+  it("never patches the webhook configuration's caBundle", async () => {
+    const { bundles } = await webhookCaBundles(admin, configurationName);
+    expect(bundles).toEqual([ca.certificatePem]);
+    expect(await operator.metrics()).not.toContain("ddcred_webhook_ca_bundle_patches_total");
+    const secrets = await admin.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: operatorNamespace });
+    expect(secrets.items).toEqual([]);
+  });
+
+  it("reports not ready, naming the certificate, while no certificate files are mounted", async () => {
+    const missing = join(directory, "not-mounted-yet");
+    const other = await startOperator({
+      kubeconfig: kubeconfigPath,
+      namespace: operatorNamespace,
+      waitReady: false,
+      env: {
+        DDCRED_CONTROLLER_ENABLED: "false",
+        DDCRED_AGENT_IMAGE: "registry.example/ddcred-operator:test",
+        DDCRED_WEBHOOK_PORT: String(await freePort()),
+        DDCRED_TLS_MODE: "files",
+        DDCRED_TLS_CERT_DIR: missing,
+      },
+    });
+    others.push(other);
+    const problems = await eventually("readiness to report only the certificate", async () => {
+      const response = await fetch(`${other.healthUrl}/readyz`);
+      const text = await response.text();
+      return response.status === 503 && !text.includes("caches not yet synced") ? text : undefined;
+    });
+    expect(problems.trim()).toBe("webhook serving certificate not loaded yet");
+  });
+});
