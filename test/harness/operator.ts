@@ -22,12 +22,14 @@ export interface OperatorOptions {
   readonly env?: Record<string, string>;
   /** Wait for /readyz before returning (default true). */
   readonly waitReady?: boolean;
+  /** The bundle to run (default dist/operator.mjs), e.g. a copy laid out as in the container image. */
+  readonly entryPoint?: string;
 }
 
 export async function startOperator(options: OperatorOptions): Promise<OperatorProcess> {
   const healthPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "ddcred-operator-"));
-  const child = spawnTied("operator", process.execPath, [join(REPO_ROOT, "dist/operator.mjs")], {
+  const child = spawnTied("operator", process.execPath, [options.entryPoint ?? join(REPO_ROOT, "dist/operator.mjs")], {
     logFile: join(dir, "operator.log"),
     env: {
       PATH: process.env.PATH,
