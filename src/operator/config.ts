@@ -9,6 +9,8 @@ export interface OperatorConfig {
   readonly podName: string;
   readonly kubeconfig?: string;
   readonly logLevel: string;
+  /** Inject nothing until a DatadogCredentialPolicy exists (grants report PolicyRequired). */
+  readonly requirePolicy: boolean;
   readonly controller: {
     readonly enabled: boolean;
     readonly concurrency: number;
@@ -124,6 +126,7 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
     podName: text("DDCRED_POD_NAME", hostname()),
     ...(kubeconfig ? { kubeconfig } : {}),
     logLevel: oneOf("DDCRED_LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal"]),
+    requirePolicy: bool("DDCRED_REQUIRE_POLICY", false),
     controller: {
       enabled: bool("DDCRED_CONTROLLER_ENABLED", true),
       concurrency: int("DDCRED_CONTROLLER_CONCURRENCY", 4, 1, 64),

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { GrantController } from "../controller/controller.js";
-import { grantInformer, namespaceInformer, podInformer, type Caches } from "../shared/kube/caches.js";
+import { grantInformer, namespaceInformer, podInformer, policyInformer, type Caches } from "../shared/kube/caches.js";
 import { loadKubeConfig } from "../shared/kube/client.js";
 import type { SupervisedCache } from "../shared/kube/informer.js";
 import { createEventRecorder } from "../shared/kube/events.js";
@@ -33,8 +33,10 @@ async function main(): Promise<void> {
     pods: podInformer(kubeConfig, logger),
     namespaces: namespaceInformer(kubeConfig, logger),
   };
-  const watched: SupervisedCache[] = config.controller.enabled ? [caches.grants, caches.pods, caches.namespaces] : [caches.grants];
-  for (const informer of [caches.grants, caches.pods, caches.namespaces]) {
+  const policies = policyInformer(kubeConfig, logger);
+  // The webhook needs grants, policies and namespace labels; only the controller needs every pod.
+  const watched: SupervisedCache[] = [caches.grants, caches.namespaces, policies, ...(config.controller.enabled ? [caches.pods] : [])];
+  for (const informer of [caches.grants, caches.namespaces, policies, caches.pods]) {
     if (watched.includes(informer)) informer.start();
   }
   const watchdog = startCacheWatchdog(watched, logger);
@@ -51,6 +53,8 @@ async function main(): Promise<void> {
       registry,
       logger,
       concurrency: config.controller.concurrency,
+      policies,
+      requirePolicy: config.requirePolicy,
       resyncIntervalMs: config.controller.resyncIntervalSeconds * 1000,
     });
     controller = active;
@@ -80,6 +84,8 @@ async function main(): Promise<void> {
       config,
       kubeConfig,
       grants: caches.grants,
+      policies,
+      namespaces: caches.namespaces,
       registry,
       logger,
       onFatal: (error) => {

@@ -5,7 +5,9 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { Grant } from "../shared/grant.js";
-import type { Informer } from "../shared/kube/informer.js";
+import type { NamespaceRecord } from "../shared/kube/caches.js";
+import type { Informer, ReadCache } from "../shared/kube/informer.js";
+import { policyVerdict, type Policy } from "../shared/policy.js";
 import type { Logger } from "../shared/logger.js";
 import type { GrantCache } from "../webhook/grant-cache.js";
 import { CaBundleRegistration } from "../webhook/registration/ca-bundle-registration.js";
@@ -27,13 +29,43 @@ export interface WebhookDependencies {
   readonly config: OperatorConfig;
   readonly kubeConfig: KubeConfig;
   readonly grants: Informer<Grant, Grant>;
+  /** Cluster policy and the namespace labels its selectors read. */
+  readonly policies: ReadCache<Policy>;
+  readonly namespaces: ReadCache<NamespaceRecord>;
   readonly registry: Registry;
   readonly logger: Logger;
   /** Called when the webhook cannot run at all (e.g. its port is taken): the process should exit. */
   readonly onFatal: (error: unknown) => void;
 }
 
-export function startWebhook({ config, kubeConfig, grants, registry, logger, onFatal }: WebhookDependencies): RunningWebhook {
+/**
+ * The grants the admission path may inject from: those of the namespace that
+ * cluster policy allows. A grant policy denies is simply not there, so a pod
+ * it alone selects is admitted without an agent (the controller reports the
+ * grant as PolicyDenied and counts the pod as missed).
+ */
+export function policyFilteredGrants(
+  grants: ReadCache<Grant>,
+  policies: ReadCache<Policy>,
+  namespaces: ReadCache<NamespaceRecord>,
+  requirePolicy: boolean,
+): GrantCache {
+  const caches = [grants, policies, namespaces];
+  return {
+    grantsInNamespace(namespace) {
+      const candidates = grants.list(namespace);
+      const set = { policies: policies.list(), requirePolicy };
+      if (candidates.length === 0 || (set.policies.length === 0 && !requirePolicy)) return candidates;
+      const labels = namespaces.get("", namespace)?.labels;
+      return candidates.filter((grant) => policyVerdict(grant, labels, set).allowed);
+    },
+    hasSynced: () => caches.every((cache) => cache.hasSynced()),
+    waitForSync: async (timeoutMs) => (await Promise.all(caches.map((cache) => cache.waitForSync(timeoutMs)))).every(Boolean),
+  };
+}
+
+export function startWebhook(dependencies: WebhookDependencies): RunningWebhook {
+  const { config, kubeConfig, grants, policies, namespaces, registry, logger, onFatal } = dependencies;
   const webhook = config.webhook;
   const metrics = certificateMetrics(registry);
   const certificates =
@@ -55,11 +87,7 @@ export function startWebhook({ config, kubeConfig, grants, registry, logger, onF
     certificates instanceof SecretCertificates
       ? new CaBundleRegistration({ kubeConfig, configurationName: webhook.configurationName, bundles: certificates, logger, registry })
       : undefined;
-  const grantCache: GrantCache = {
-    grantsInNamespace: (namespace) => grants.list(namespace),
-    hasSynced: () => grants.hasSynced(),
-    waitForSync: (timeoutMs) => grants.waitForSync(timeoutMs),
-  };
+  const grantCache = policyFilteredGrants(grants, policies, namespaces, config.requirePolicy);
 
   let server: AdmissionServer | undefined;
   let closing = false;

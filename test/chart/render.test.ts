@@ -91,7 +91,7 @@ describe("the RBAC objects", () => {
         LEASE_NAME: env.DDCRED_LEASE_NAME!,
         TLS_SECRET_NAME: env.DDCRED_TLS_SECRET_NAME!,
       };
-      expect(findObject(objects, "ClusterRole").rules).toEqual(chartRules("rbac-cluster-rules.yaml", names));
+      expect(operatorClusterRole(objects).rules).toEqual(chartRules("rbac-cluster-rules.yaml", names));
       expect(findObject(objects, "Role").rules).toEqual(chartRules("rbac-namespace-rules.yaml", names));
     },
   );
@@ -106,7 +106,7 @@ describe("the RBAC objects", () => {
 
   it("name the webhook configuration the chart registers, and nothing else, for caBundle patches", async () => {
     const { objects } = await helmTemplate("r", NAMESPACE);
-    const rule = (findObject(objects, "ClusterRole").rules as { resources: string[]; resourceNames?: string[] }[]).find((r) =>
+    const rule = (operatorClusterRole(objects).rules as { resources: string[]; resourceNames?: string[] }[]).find((r) =>
       r.resources.includes("mutatingwebhookconfigurations"),
     );
     expect(rule?.resourceNames).toEqual([findObject(objects, "MutatingWebhookConfiguration").metadata.name]);
@@ -302,3 +302,9 @@ describe("the monitoring objects", () => {
     expect([...used].filter((metric) => !exported.has(metric))).toEqual([]);
   });
 });
+
+/** The ClusterRole bound to the operator (the chart also renders roles for people). */
+function operatorClusterRole(objects: Parameters<typeof findObject>[0]) {
+  const binding = findObject(objects, "ClusterRoleBinding") as unknown as { roleRef: { name: string } };
+  return findObject(objects, "ClusterRole", binding.roleRef.name);
+}

@@ -55,6 +55,14 @@ export interface InformerHealth {
   readonly consecutiveFailures: number;
 }
 
+/** What readers of a cache need: lookups and sync state, whatever the source type. */
+export interface ReadCache<R> {
+  get(namespace: string, name: string): R | undefined;
+  list(namespace?: string): R[];
+  hasSynced(): boolean;
+  waitForSync(timeoutMs: number): Promise<boolean>;
+}
+
 /** What supervisors (watchdog, probes, shutdown) need of any informer. */
 export interface SupervisedCache {
   health(): InformerHealth;
@@ -72,7 +80,7 @@ interface RawWatchObject {
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_MAX_MS = 30_000;
 
-export class Informer<T, R> implements SupervisedCache {
+export class Informer<T, R> implements SupervisedCache, ReadCache<R> {
   private readonly byNamespace = new Map<string, Map<string, R>>();
   private readonly handlers = new Set<(event: InformerEvent<R>) => void>();
   private readonly syncWaiters = new Set<() => void>();
