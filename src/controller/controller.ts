@@ -236,5 +236,22 @@ function controllerMetrics(registry: Registry, caches: Caches) {
         for (const [ready, value] of Object.entries(counts)) this.set({ ready }, value);
       },
     }),
+    pods: new Gauge({
+      name: "ddcred_grant_pods",
+      help: "Pods per grant as its status reports them, by state (injected, stale, missed). grant_namespace, not namespace, so Prometheus's own target label is left alone.",
+      labelNames: ["grant_namespace", "grant", "state"],
+      registers: [registry],
+      collect() {
+        this.reset(); // deleted grants disappear
+        for (const grant of caches.grants.list()) {
+          const { status, metadata } = grant;
+          if (!status) continue;
+          const labels = { grant_namespace: metadata.namespace, grant: metadata.name };
+          this.set({ ...labels, state: "injected" }, status.injectedPods ?? 0);
+          this.set({ ...labels, state: "stale" }, status.stalePods ?? 0);
+          this.set({ ...labels, state: "missed" }, status.missedPods ?? 0);
+        }
+      },
+    }),
   };
 }

@@ -290,12 +290,14 @@ describe("the monitoring objects", () => {
       "DdcredWebhookErrors",
       "DdcredWebhookCertificateExpiringSoon",
       "DdcredGrantNotReady",
+      "DdcredPodsMissed",
       "DdcredOperatorDown",
     ]);
     expect([...used].sort()).toEqual([
       "ddcred_admission_requests_total",
       "ddcred_credential_expiry_timestamp_seconds",
       "ddcred_credential_refresh_total",
+      "ddcred_grant_pods",
       "ddcred_grants",
       "ddcred_webhook_certificate_expiry_timestamp_seconds",
     ]);

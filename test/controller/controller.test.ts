@@ -211,6 +211,7 @@ describe("the grant controller", () => {
     expect(text).toMatch(/ddcred_reconcile_total\{result="success"\} \d+/);
     expect(text).toContain("ddcred_reconcile_duration_seconds_bucket");
     expect(text).toMatch(/ddcred_grants\{ready="true"\} \d+/);
+    expect(text).toMatch(/ddcred_grant_pods\{grant_namespace="[^"]+",grant="[^"]+",state="missed"\} \d+/);
   });
 });
 
