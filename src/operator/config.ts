@@ -9,6 +9,8 @@ export interface OperatorConfig {
   readonly podName: string;
   readonly kubeconfig?: string;
   readonly logLevel: string;
+  /** After SIGTERM: seconds to keep admitting (not ready) before draining, so endpoints stop routing here first. */
+  readonly shutdownDelaySeconds: number;
   /** Inject nothing until a DatadogCredentialPolicy exists (grants report PolicyRequired). */
   readonly requirePolicy: boolean;
   readonly controller: {
@@ -126,6 +128,7 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
     podName: text("DDCRED_POD_NAME", hostname()),
     ...(kubeconfig ? { kubeconfig } : {}),
     logLevel: oneOf("DDCRED_LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal"]),
+    shutdownDelaySeconds: int("DDCRED_SHUTDOWN_DELAY_SECONDS", 5, 0, 120),
     requirePolicy: bool("DDCRED_REQUIRE_POLICY", false),
     controller: {
       enabled: bool("DDCRED_CONTROLLER_ENABLED", true),

@@ -95,9 +95,11 @@ async function main(): Promise<void> {
     });
   }
 
+  let stopping = false;
   const health = await startHealthServer(config.health.address, config.health.port, registry, {
     liveness: () => cacheProblems(watched, { staleAfterMs: 5 * 60_000 }),
     readiness: () => [
+      ...(stopping ? ["shutting down"] : []),
       ...watched.filter((informer) => !informer.hasSynced()).map(() => "caches not yet synced"),
       ...(webhook?.readinessProblems() ?? []),
     ],
@@ -108,20 +110,26 @@ async function main(): Promise<void> {
     "operator started",
   );
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), 20_000);
+    stopping = true; // /readyz fails from now on
+    logger.info({ signal, delaySeconds: config.shutdownDelaySeconds }, "shutting down");
+    const force = setTimeout(() => process.exit(1), (config.shutdownDelaySeconds + 20) * 1000);
     force.unref();
     clearInterval(watchdog);
-    // Drain admissions while the grant cache they read is still live.
+    // Release leadership at once, so another replica takes over the controller...
+    const controllerStopped = (async () => {
+      if (elector) await elector.stop();
+      else await controller?.stop();
+      await events.flush();
+    })();
+    // ...but keep admitting pods until the endpoints controller and every
+    // kube-proxy have stopped sending us new connections (the API server
+    // does not retry a failed admission call), then drain in-flight ones
+    // while the grant cache they read is still live.
+    await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
     await webhook?.close();
-    // Then release leadership, so another replica takes over at once.
-    if (elector) await elector.stop();
-    else await controller?.stop();
-    await events.flush();
+    await controllerStopped;
     await Promise.all(watched.map((informer) => informer.stop()));
     await new Promise((resolve) => health.close(resolve));
     logger.info("stopped");

@@ -40,6 +40,8 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
       DDCRED_HEALTH_PORT: String(healthPort),
       DDCRED_WEBHOOK_ADDRESS: "127.0.0.1",
       DDCRED_LOG_LEVEL: "debug",
+      // Tests stop operators often; a drill that needs the delay sets it.
+      DDCRED_SHUTDOWN_DELAY_SECONDS: "0",
       ...options.env,
     },
   });
