@@ -1,0 +1,108 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  AWS_REFRESH_POLICY,
+  DATADOG_REFRESH_POLICY,
+  DEFAULT_BACKOFF_POLICY,
+  isServable,
+  refreshDeadline,
+  retryDelayMs,
+} from "../../src/agent/refresh/schedule.js";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const t0 = Date.UTC(2025, 0, 1);
+const held = (lifetimeMs: number) => ({ obtainedAt: t0, expiresAt: t0 + lifetimeMs });
+const always = (value: number) => () => value;
+
+describe("refreshDeadline", () => {
+  it("keeps at least 15 minutes of validity on AWS credentials from a one-hour session", () => {
+    for (const random of [0, 0.5, 0.999]) {
+      const deadline = refreshDeadline(held(HOUR), AWS_REFRESH_POLICY, always(random));
+      expect(t0 + HOUR - deadline).toBeGreaterThan(15 * MINUTE);
+    }
+  });
+
+  it("refreshes before botocore's 15-minute advisory window opens, by at least half the jitter span", () => {
+    const deadline = refreshDeadline(held(HOUR), AWS_REFRESH_POLICY, always(0));
+    expect(t0 + HOUR - deadline).toBeGreaterThanOrEqual(15 * MINUTE + 2.5 * MINUTE);
+  });
+
+  it("refreshes a session too short for the 15-minute margin once about half its lifetime is left", () => {
+    const deadline = refreshDeadline(held(15 * MINUTE), AWS_REFRESH_POLICY, always(0));
+    const remaining = t0 + 15 * MINUTE - deadline;
+    expect(remaining).toBeGreaterThan(7.5 * MINUTE);
+    expect(remaining).toBeLessThanOrEqual(7.5 * MINUTE + 1.5 * MINUTE);
+  });
+
+  it("spreads the refresh moment with the random source", () => {
+    const early = refreshDeadline(held(HOUR), AWS_REFRESH_POLICY, always(0.999));
+    const late = refreshDeadline(held(HOUR), AWS_REFRESH_POLICY, always(0));
+    expect(late - early).toBeGreaterThan(2 * MINUTE);
+  });
+
+  it("always falls strictly inside the credential's lifetime, whatever the lifetime and the jitter", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 * HOUR }), fc.double({ min: 0, max: 0.999_999, noNaN: true }), (lifetime, random) => {
+        for (const policy of [AWS_REFRESH_POLICY, DATADOG_REFRESH_POLICY]) {
+          const deadline = refreshDeadline(held(lifetime), policy, always(random));
+          expect(deadline).toBeGreaterThan(t0);
+          expect(deadline).toBeLessThan(t0 + lifetime);
+        }
+      }),
+    );
+  });
+});
+
+describe("isServable", () => {
+  it("serves a credential well before its expiry", () => {
+    expect(isServable(held(HOUR), t0 + 50 * MINUTE, AWS_REFRESH_POLICY)).toBe(true);
+  });
+
+  it("never serves a credential at or after its expiry", () => {
+    expect(isServable(held(HOUR), t0 + HOUR, AWS_REFRESH_POLICY)).toBe(false);
+    expect(isServable(held(HOUR), t0 + 2 * HOUR, AWS_REFRESH_POLICY)).toBe(false);
+  });
+
+  it("stops serving a credential in its last seconds, when it would expire in the consumer's hands", () => {
+    expect(isServable(held(HOUR), t0 + HOUR - 4_000, AWS_REFRESH_POLICY)).toBe(false);
+  });
+
+  it("scales that guard down for lifetimes of a few seconds", () => {
+    expect(isServable(held(2_000), t0 + 1_800, DATADOG_REFRESH_POLICY)).toBe(true);
+    expect(isServable(held(2_000), t0 + 1_950, DATADOG_REFRESH_POLICY)).toBe(false);
+  });
+});
+
+describe("retryDelayMs", () => {
+  const policy = DEFAULT_BACKOFF_POLICY;
+
+  it("doubles the ceiling with each consecutive failure", () => {
+    const delays = [1, 2, 3, 4].map((failures) => retryDelayMs(failures, policy, always(0.999_999)));
+    expect(delays.map((d) => Math.round(d))).toEqual([500, 1000, 2000, 4000]);
+  });
+
+  it("waits at least half the ceiling, so a retry never comes at once", () => {
+    expect(retryDelayMs(3, policy, always(0))).toBe(1000);
+  });
+
+  it("never waits longer than the cap", () => {
+    expect(retryDelayMs(40, policy, always(0.999_999))).toBeLessThanOrEqual(policy.maxMs);
+  });
+
+  it("caps retries at a tenth of a short-lived held credential's lifetime, so several fit before it expires", () => {
+    expect(retryDelayMs(10, policy, always(0.999_999), { heldLifetimeMs: 6_000 })).toBeLessThanOrEqual(600);
+  });
+
+  it("honours Retry-After when it asks for longer than the backoff", () => {
+    expect(retryDelayMs(1, policy, always(0.5), { retryAfterMs: 7_000 })).toBe(7_000);
+  });
+
+  it("keeps the backoff when Retry-After asks for less", () => {
+    expect(retryDelayMs(5, policy, always(0), { retryAfterMs: 100 })).toBe(4_000);
+  });
+
+  it("caps a Retry-After that would silence the agent for hours", () => {
+    expect(retryDelayMs(1, policy, always(0), { retryAfterMs: 24 * HOUR })).toBe(policy.maxRetryAfterMs);
+  });
+});
