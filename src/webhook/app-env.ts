@@ -14,6 +14,8 @@ export const APP_ENV = {
   containerCredentialsUri: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
   containerAuthorizationTokenFile: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
   region: "AWS_REGION",
+  /** botocore reads only this one; the other SDKs read AWS_REGION. */
+  defaultRegion: "AWS_DEFAULT_REGION",
 } as const;
 
 export function credentialFilePath(file: string): string {
@@ -39,13 +41,16 @@ export function appEnv(spec: ResolvedGrantSpec, settings: { readonly apiPort: nu
   }
   if (spec.aws.exposeToWorkload) {
     env.push(
-      // credential_process for images with only a POSIX shell; the SDKs try it
-      // before the container-credentials endpoint below, which serves images
-      // without even a shell.
+      // credential_process (a `cat`) for images with only a POSIX shell; the
+      // SDKs try it before the container-credentials endpoint below, which
+      // serves images without even a shell. botocore does not fall through
+      // when `cat` is missing: the README tells distroless Python users to set
+      // AWS_CONFIG_FILE themselves (user env is left alone).
       { name: APP_ENV.awsConfigFile, value: credentialFilePath(CREDENTIAL_FILES.awsConfig) },
       { name: APP_ENV.containerCredentialsUri, value: `${endpoint}${AGENT_PATHS.awsCredentials}` },
       { name: APP_ENV.containerAuthorizationTokenFile, value: credentialFilePath(CREDENTIAL_FILES.agentToken) },
       { name: APP_ENV.region, value: spec.aws.region },
+      { name: APP_ENV.defaultRegion, value: spec.aws.region },
     );
   }
   return env;

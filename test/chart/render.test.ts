@@ -310,3 +310,13 @@ function operatorClusterRole(objects: Parameters<typeof findObject>[0]) {
   const binding = findObject(objects, "ClusterRoleBinding") as unknown as { roleRef: { name: string } };
   return findObject(objects, "ClusterRole", binding.roleRef.name);
 }
+
+describe("the agent's command", () => {
+  it("runs the agent bundle with the V8 flags the agent is measured with", async () => {
+    const { AGENT_NODE_FLAGS } = await import("../../src/agent/node-flags.js");
+    const { objects } = await helmTemplate("r", NAMESPACE);
+    const env = podSpec(objects).containers[0].env as { name: string; value?: string }[];
+    const command = JSON.parse(env.find((e) => e.name === "DDCRED_AGENT_COMMAND")!.value!);
+    expect(command).toEqual(["node", ...AGENT_NODE_FLAGS, "/app/dist/agent.mjs"]);
+  });
+});

@@ -103,6 +103,7 @@ describe("appEnv", () => {
       { name: "AWS_CONTAINER_CREDENTIALS_FULL_URI", value: "http://127.0.0.1:9911/v1/aws-credentials" },
       { name: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", value: "/var/run/ddcred/agent-token" },
       { name: "AWS_REGION", value: "us-east-1" },
+      { name: "AWS_DEFAULT_REGION", value: "us-east-1" },
     ]);
   });
 
