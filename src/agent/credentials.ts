@@ -1,6 +1,7 @@
 // What the agent fetches and hands out, and how a fetch can fail. Failures
 // are values: a machine reason (also the `result` label of the refresh
 // metric) and a human message that says what to do.
+import type { DatadogFailureReason } from "./datadog/failures.js";
 import type { CredentialKind } from "../shared/names.js";
 
 export type { CredentialKind };
@@ -13,14 +14,9 @@ export interface AwsSessionCredentials {
   readonly assumedRoleArn: string;
 }
 
+/** The remote failures (shared by STS and Datadog) plus the agent's own. */
 export type FailureReason =
-  | "Unauthorized"
-  | "Forbidden"
-  | "Throttled"
-  | "ServerError"
-  | "Timeout"
-  | "Network"
-  | "BadResponse"
+  | DatadogFailureReason
   | "InvalidRequest"
   | "NoBaseIdentity"
   | "AwsUnavailable"

@@ -8,18 +8,9 @@ export interface AgentConfig {
   readonly grantName: string;
   readonly podName: string;
   readonly podNamespace: string;
-  readonly aws: {
-    readonly roleArn: string;
-    readonly region: string;
-    readonly sessionDurationSeconds: number;
-    readonly externalId?: string;
-    readonly exposeToWorkload: boolean;
-  };
-  readonly datadog: {
-    readonly orgUuid: string;
-    readonly site: DatadogSite;
-    readonly apiToken: boolean;
-    readonly intakeKey: boolean;
+  /** What the grant says about AWS, resolved. */
+  readonly aws: ResolvedGrantSpec["aws"];
+  readonly datadog: ResolvedGrantSpec["datadog"] & {
     /** Base URL of the Datadog API; default https://api.<site>. Set by the operator only (tests, proxies). */
     readonly apiUrl: string;
   };

@@ -68,27 +68,41 @@ export interface Caches {
   readonly namespaces: Informer<V1Namespace, NamespaceRecord>;
 }
 
-export function grantInformer(kubeConfig: KubeConfig, logger: InformerLogger): Informer<Grant, Grant> {
+/** A cache of one of our custom resources, kept whole (they are small and few). */
+function customObjectInformer<T extends { metadata: { name: string; namespace?: string } }>(
+  kubeConfig: KubeConfig,
+  logger: InformerLogger,
+  plural: string,
+): Informer<T, T> {
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  return new Informer<Grant, Grant>({
-    name: "grants",
+  return new Informer<T, T>({
+    name: plural,
     kubeConfig,
     logger,
-    watchPath: `/apis/${API_GROUP}/${API_VERSION}/${GRANT_PLURAL}`,
+    watchPath: `/apis/${API_GROUP}/${API_VERSION}/${plural}`,
     list: async ({ limit, continueToken }) => {
       const page = (await api.listClusterCustomObject({
         group: API_GROUP,
         version: API_VERSION,
-        plural: GRANT_PLURAL,
+        plural,
         limit,
         ...(continueToken ? { _continue: continueToken } : {}),
-      })) as { items: Grant[]; metadata: { resourceVersion: string; continue?: string } };
+      })) as { items: T[]; metadata: { resourceVersion: string; continue?: string } };
       return { items: page.items, resourceVersion: page.metadata.resourceVersion, continueToken: page.metadata.continue };
     },
-    transform: (grant) => grant,
-    namespaceOf: (grant) => grant.metadata.namespace,
-    nameOf: (grant) => grant.metadata.name,
+    transform: (object) => object,
+    // Cluster-scoped objects share one bucket.
+    namespaceOf: (object) => object.metadata.namespace ?? "",
+    nameOf: (object) => object.metadata.name,
   });
+}
+
+export function grantInformer(kubeConfig: KubeConfig, logger: InformerLogger): Informer<Grant, Grant> {
+  return customObjectInformer<Grant>(kubeConfig, logger, GRANT_PLURAL);
+}
+
+export function policyInformer(kubeConfig: KubeConfig, logger: InformerLogger): Informer<Policy, Policy> {
+  return customObjectInformer<Policy>(kubeConfig, logger, POLICY_PLURAL);
 }
 
 export function podInformer(kubeConfig: KubeConfig, logger: InformerLogger): Informer<V1Pod, PodRecord> {
@@ -126,25 +140,3 @@ export function namespaceInformer(kubeConfig: KubeConfig, logger: InformerLogger
   });
 }
 
-export function policyInformer(kubeConfig: KubeConfig, logger: InformerLogger): Informer<Policy, Policy> {
-  const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  return new Informer<Policy, Policy>({
-    name: "policies",
-    kubeConfig,
-    logger,
-    watchPath: `/apis/${API_GROUP}/${API_VERSION}/${POLICY_PLURAL}`,
-    list: async ({ limit, continueToken }) => {
-      const page = (await api.listClusterCustomObject({
-        group: API_GROUP,
-        version: API_VERSION,
-        plural: POLICY_PLURAL,
-        limit,
-        ...(continueToken ? { _continue: continueToken } : {}),
-      })) as { items: Policy[]; metadata: { resourceVersion: string; continue?: string } };
-      return { items: page.items, resourceVersion: page.metadata.resourceVersion, continueToken: page.metadata.continue };
-    },
-    transform: (policy) => policy,
-    namespaceOf: () => "",
-    nameOf: (policy) => policy.metadata.name,
-  });
-}

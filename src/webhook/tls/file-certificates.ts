@@ -8,7 +8,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../../shared/logger.js";
-import type { CertificateSource, ServingCertificate } from "../server.js";
+import { ServedCertificate } from "./served-certificate.js";
 import type { CertificateMetrics } from "./certificate-metrics.js";
 import { readAuthorities, readServingPair, TLS_FILES } from "./tls-material.js";
 
@@ -21,8 +21,7 @@ export interface FileCertificatesOptions {
   readonly settleMs?: number;
 }
 
-export class FileCertificates implements CertificateSource {
-  private serving: { certificate: ServingCertificate; fingerprint: string } | undefined;
+export class FileCertificates extends ServedCertificate {
   private lastProblem: string | undefined;
   private watchProblemReported = false;
   private watcher: FSWatcher | undefined;
@@ -30,10 +29,9 @@ export class FileCertificates implements CertificateSource {
   private settle: NodeJS.Timeout | undefined;
   private reading: Promise<void> = Promise.resolve();
   private stopped = false;
-  private readonly listeners = new Set<(certificate: ServingCertificate) => void>();
-  private readonly loadedWaiters = new Set<() => void>();
-
-  constructor(private readonly options: FileCertificatesOptions) {}
+  constructor(private readonly options: FileCertificatesOptions) {
+    super();
+  }
 
   start(): void {
     this.stopped = false;
@@ -48,35 +46,9 @@ export class FileCertificates implements CertificateSource {
     clearInterval(this.poll);
     clearTimeout(this.settle);
     await this.reading;
-    for (const waiter of [...this.loadedWaiters]) waiter();
+    this.releaseWaiters();
   }
 
-  loaded(): boolean {
-    return this.serving !== undefined;
-  }
-
-  whenLoaded(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
-    if (this.serving) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.loadedWaiters.delete(done);
-        resolve(this.serving !== undefined);
-      };
-      const timer = Number.isFinite(timeoutMs) ? setTimeout(done, timeoutMs) : undefined;
-      this.loadedWaiters.add(done);
-    });
-  }
-
-  current(): ServingCertificate {
-    if (!this.serving) throw new Error("bug: the serving certificate was asked for before it was loaded");
-    return this.serving.certificate;
-  }
-
-  onChange(listener: (certificate: ServingCertificate) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
 
   /** Watches the directory if it can; until then (e.g. not mounted yet) every poll tries again. */
   private watchDirectory(): void {
@@ -124,16 +96,13 @@ export class FileCertificates implements CertificateSource {
     this.lastProblem = undefined;
     const facts = pair.value.facts;
     if (this.serving?.fingerprint === facts.fingerprint && this.serving.certificate.key === facts.privateKeyPem) return;
-    const first = this.serving === undefined;
-    const certificate = { cert: facts.certificatePem, key: facts.privateKeyPem };
-    this.serving = { certificate, fingerprint: facts.fingerprint };
+    const first = !this.loaded();
     const authorities = readAuthorities(caPem);
     metrics.loaded(facts, authorities.ok ? authorities.value[0] : undefined);
     logger.info(
       { directory, fingerprint: facts.fingerprint, notAfter: new Date(facts.notAfter).toISOString() },
       first ? "webhook serving certificate loaded from files" : "webhook serving certificate reloaded from files",
     );
-    if (first) for (const waiter of [...this.loadedWaiters]) waiter();
-    for (const listener of this.listeners) listener(certificate);
+    this.serve({ cert: facts.certificatePem, key: facts.privateKeyPem }, facts.fingerprint);
   }
 }

@@ -9,7 +9,7 @@ import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-no
 import { apiError, describeError, isNotFound } from "../../shared/kube/client.js";
 import { Informer } from "../../shared/kube/informer.js";
 import type { Logger } from "../../shared/logger.js";
-import type { CertificateSource, ServingCertificate } from "../server.js";
+import { ServedCertificate } from "./served-certificate.js";
 import type { CertificateMetrics } from "./certificate-metrics.js";
 import { planRotation, type CertificatePolicy, type ObservedSecret } from "./rotation-plan.js";
 import { contentsAfter, type TlsSecretContents } from "./secret-contents.js";
@@ -40,20 +40,18 @@ export interface CaBundleSource {
   readCaBundle(): Promise<string | undefined>;
 }
 
-export class SecretCertificates implements CertificateSource, CaBundleSource {
+export class SecretCertificates extends ServedCertificate implements CaBundleSource {
   private readonly core: CoreV1Api;
   private readonly informer: Informer<V1Secret, V1Secret>;
   private readonly loop: WakeLoop;
   private readonly now: () => number;
   /** Latest Secret known: undefined before the first read, null when it does not exist. */
   private latest: V1Secret | null | undefined;
-  private serving: { certificate: ServingCertificate; fingerprint: string } | undefined;
   private bundle: string | undefined;
-  private readonly certificateListeners = new Set<(certificate: ServingCertificate) => void>();
   private readonly bundleListeners = new Set<(bundle: string) => void>();
-  private readonly loadedWaiters = new Set<() => void>();
 
   constructor(private readonly options: SecretCertificatesOptions) {
+    super();
     const { kubeConfig, namespace, secretName, logger } = options;
     this.now = options.now ?? Date.now;
     this.core = kubeConfig.makeApiClient(CoreV1Api);
@@ -90,36 +88,9 @@ export class SecretCertificates implements CertificateSource, CaBundleSource {
   async stop(): Promise<void> {
     await this.loop.stop();
     await this.informer.stop();
-    for (const waiter of [...this.loadedWaiters]) waiter();
+    this.releaseWaiters();
   }
 
-  loaded(): boolean {
-    return this.serving !== undefined;
-  }
-
-  /** Resolves once a serving certificate is loaded (false if `timeoutMs` passes first). */
-  whenLoaded(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
-    if (this.serving) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.loadedWaiters.delete(done);
-        resolve(this.serving !== undefined);
-      };
-      const timer = Number.isFinite(timeoutMs) ? setTimeout(done, timeoutMs) : undefined;
-      this.loadedWaiters.add(done);
-    });
-  }
-
-  current(): ServingCertificate {
-    if (!this.serving) throw new Error("bug: the serving certificate was asked for before it was loaded");
-    return this.serving.certificate;
-  }
-
-  onChange(listener: (certificate: ServingCertificate) => void): () => void {
-    this.certificateListeners.add(listener);
-    return () => this.certificateListeners.delete(listener);
-  }
 
   caBundle(): string | undefined {
     return this.bundle;
@@ -176,16 +147,13 @@ export class SecretCertificates implements CertificateSource, CaBundleSource {
     const { logger, metrics, secretName } = this.options;
     const serving = material.serving;
     if (this.serving?.fingerprint !== serving.fingerprint) {
-      const certificate = { cert: serving.certificatePem, key: serving.privateKeyPem };
-      const first = this.serving === undefined;
-      this.serving = { certificate, fingerprint: serving.fingerprint };
+      const first = !this.loaded();
       metrics.loaded(serving, material.authorities[0]);
       logger.info(
         { tlsSecret: secretName, fingerprint: serving.fingerprint, notAfter: new Date(serving.notAfter).toISOString(), issuer: material.servingIssuer },
         first ? "webhook serving certificate loaded" : "webhook serving certificate rotated",
       );
-      if (first) for (const waiter of [...this.loadedWaiters]) waiter();
-      for (const listener of this.certificateListeners) listener(certificate);
+      this.serve({ cert: serving.certificatePem, key: serving.privateKeyPem }, serving.fingerprint);
     }
     const bundle = bundlePem(material.authorities);
     if (bundle !== this.bundle) {
