@@ -7,6 +7,7 @@
 // what to do; nothing here throws for them. No secret (proof, token, key) is
 // ever put in a message.
 import { describeFailure, parseRetryAfterMs, serverDetail, type DatadogFailureReason } from "./failures.js";
+import { post, PostError, type PostResult } from "./http-post.js";
 
 export type { DatadogFailureReason } from "./failures.js";
 
@@ -80,33 +81,30 @@ interface Endpoint {
 
 async function exchange(input: DatadogExchangeInput, endpoint: Endpoint): Promise<DatadogResult> {
   const url = `${input.apiUrl.replace(/\/+$/, "")}${endpoint.path}`;
-  const timeout = AbortSignal.timeout(input.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
+  const timeoutMs = input.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const context = { what: endpoint.what, url, orgUuid: input.orgUuid };
-  let response: Response;
-  let text: string;
+  let response: PostResult;
   try {
-    response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Delegated ${input.proof}` },
+    // Redirects are not followed (node:http never does): a proof goes only where it was sent.
+    response = await post(url, {
+      headers: { "content-type": "application/json", accept: "application/json", authorization: `Delegated ${input.proof}` },
       body: "",
-      signal,
-      redirect: "error",
+      timeoutMs,
+      ...(input.signal ? { signal: input.signal } : {}),
+      maxBytes: MAX_RESPONSE_BYTES,
     });
-    text = await readLimited(response);
   } catch (error) {
-    if (timeout.aborted) return failure("Timeout", context, { timeoutMs: input.timeoutMs ?? DEFAULT_TIMEOUT_MS });
-    if (input.signal?.aborted) return failure("Network", context, { cause: "the request was cancelled" });
-    return failure("Network", context, { cause: networkCause(error) });
+    if (error instanceof PostError && error.kind === "timeout") return failure("Timeout", context, { timeoutMs });
+    return failure("Network", context, { cause: error instanceof Error ? error.message : String(error) });
   }
   if (response.status !== 200) {
     return failure(reasonForStatus(response.status), context, {
       status: response.status,
-      detail: serverDetail(text),
+      detail: serverDetail(response.text),
       retryAfterMs: parseRetryAfterMs(response.headers, input.now?.() ?? Date.now()),
     });
   }
-  return parseSuccess(text, endpoint, context, input.now?.() ?? Date.now());
+  return parseSuccess(response.text, endpoint, context, input.now?.() ?? Date.now());
 }
 
 function parseSuccess(
@@ -162,22 +160,4 @@ function failure(
     ...(facts.status === undefined ? {} : { status: facts.status }),
     ...(facts.retryAfterMs === undefined ? {} : { retryAfterMs: facts.retryAfterMs }),
   };
-}
-
-/** Reads at most MAX_RESPONSE_BYTES: a misbehaving endpoint cannot make the sidecar hold a large body. */
-async function readLimited(response: Response): Promise<string> {
-  if (response.body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    chunks.push(chunk);
-    size += chunk.byteLength;
-    if (size >= MAX_RESPONSE_BYTES) break; // leaving the loop cancels the stream
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString("utf8");
-}
-
-function networkCause(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
 }

@@ -88,7 +88,7 @@ export function serverDetail(body: string): string {
 }
 
 /** Retry-After (delay-seconds or HTTP-date), else Datadog's X-RateLimit-Reset (seconds until the window resets). */
-export function parseRetryAfterMs(headers: Headers, nowMs: number): number | undefined {
+export function parseRetryAfterMs(headers: { get(name: string): string | null | undefined }, nowMs: number): number | undefined {
   const retryAfter = headers.get("retry-after")?.trim();
   if (retryAfter) {
     if (/^\d+$/.test(retryAfter)) return Number(retryAfter) * 1000;
