@@ -31,11 +31,14 @@ const REDACT_PATHS = [
 ];
 
 export function createLogger(component: string, level = process.env.LOG_LEVEL ?? "info"): Logger {
+  // Asynchronous writes: a log line per admission must not cost a write(2)
+  // on the admission path. pino flushes what is buffered when the process exits.
+  const destination = pino.destination({ dest: 1, sync: false });
   return pino({
     level,
     base: { component },
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-  });
+  }, destination);
 }
