@@ -1,0 +1,122 @@
+// RayCluster and RayJob objects shaped as KubeRay's own samples
+// (ray-operator/config/samples), created as plain JSON through the custom
+// objects API (its body is passed through untouched).
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
+
+export const RAY_IMAGE = "rayproject/ray:2.46.0";
+const RAY = { group: "ray.io", version: "v1" } as const;
+
+export type Labels = Record<string, string>;
+
+function podTemplate(containerName: string, labels: Labels) {
+  return {
+    metadata: { labels },
+    spec: {
+      containers: [
+        {
+          name: containerName,
+          image: RAY_IMAGE,
+          resources: { limits: { cpu: "1", memory: "2Gi" }, requests: { cpu: "500m", memory: "1Gi" } },
+          ...(containerName === "ray-head"
+            ? {
+                ports: [
+                  { containerPort: 6379, name: "gcs-server" },
+                  { containerPort: 8265, name: "dashboard" },
+                  { containerPort: 10001, name: "client" },
+                ],
+              }
+            : {}),
+        },
+      ],
+    },
+  };
+}
+
+export function rayClusterSpec(options: { labels: Labels; workers: number }) {
+  return {
+    rayVersion: "2.46.0",
+    headGroupSpec: { rayStartParams: {}, template: podTemplate("ray-head", options.labels) },
+    workerGroupSpecs: [
+      {
+        groupName: "cpu",
+        replicas: options.workers,
+        minReplicas: 1,
+        maxReplicas: 5,
+        rayStartParams: {},
+        template: podTemplate("ray-worker", options.labels),
+      },
+    ],
+  };
+}
+
+export async function createRayCluster(kc: KubeConfig, namespace: string, name: string, spec: ReturnType<typeof rayClusterSpec>): Promise<void> {
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    ...RAY,
+    plural: "rayclusters",
+    namespace,
+    body: { apiVersion: "ray.io/v1", kind: "RayCluster", metadata: { name, namespace }, spec },
+  });
+}
+
+export async function scaleWorkerGroup(kc: KubeConfig, namespace: string, name: string, replicas: number): Promise<void> {
+  await kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
+    { ...RAY, plural: "rayclusters", namespace, name, body: [{ op: "replace", path: "/spec/workerGroupSpecs/0/replicas", value: replicas }] },
+    setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+  );
+}
+
+/** A RayJob in K8sJobMode (the default): KubeRay generates its RayCluster, then a submitter Job. */
+export async function createRayJob(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  options: { clusterLabels: Labels; submitterLabels: Labels; workers: number },
+): Promise<void> {
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    ...RAY,
+    plural: "rayjobs",
+    namespace,
+    body: {
+      apiVersion: "ray.io/v1",
+      kind: "RayJob",
+      metadata: { name, namespace },
+      spec: {
+        entrypoint: "python -c 'import ray; ray.init(); print(ray.cluster_resources())'",
+        submitterPodTemplate: {
+          metadata: { labels: options.submitterLabels },
+          spec: { restartPolicy: "Never", containers: [{ name: "ray-job-submitter", image: RAY_IMAGE }] },
+        },
+        rayClusterSpec: rayClusterSpec({ labels: options.clusterLabels, workers: options.workers }),
+      },
+    },
+  });
+}
+
+/** The name of the RayCluster KubeRay generated for a RayJob, once it has one. */
+export async function rayJobClusterName(kc: KubeConfig, namespace: string, name: string): Promise<string | undefined> {
+  const job = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...RAY, plural: "rayjobs", namespace, name })) as {
+    status?: { rayClusterName?: string };
+  };
+  return job.status?.rayClusterName || undefined;
+}
+
+/**
+ * Removes KubeRay's finalizers and deletes every Ray object in the
+ * namespace: with no garbage collector here, and KubeRay stopped, nothing
+ * else would.
+ */
+export async function deleteRayObjects(kc: KubeConfig, namespace: string): Promise<void> {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  for (const plural of ["rayjobs", "rayclusters"]) {
+    const list = (await custom.listNamespacedCustomObject({ ...RAY, plural, namespace })) as { items: { metadata: { name: string; finalizers?: string[] } }[] };
+    for (const item of list.items) {
+      if (item.metadata.finalizers?.length) {
+        await custom.patchNamespacedCustomObject(
+          { ...RAY, plural, namespace, name: item.metadata.name, body: { metadata: { finalizers: null } } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        );
+      }
+    }
+    await custom.deleteCollectionNamespacedCustomObject({ ...RAY, plural, namespace });
+  }
+}
