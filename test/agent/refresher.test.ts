@@ -151,6 +151,37 @@ describe("Refresher", () => {
     tokens.stop();
   });
 
+  it("holds a new credential only once it is delivered, so readiness never runs ahead of the files", async () => {
+    const clock = new FakeClock();
+    const source = manualFetch<string>();
+    let releaseDelivery = () => {};
+    const tokens = refresher(clock, source.fetch, { deliver: () => new Promise<void>((resolve) => (releaseDelivery = resolve)) });
+    const first = tokens.refresh();
+    source.answer({ ok: true, value: "t1", expiresAt: clock.now() + 10 * MINUTE });
+    await settle();
+    expect(tokens.current().ok).toBe(false);
+    releaseDelivery();
+    await first;
+    expect(tokens.current()).toMatchObject({ ok: true, held: { value: "t1" } });
+    tokens.stop();
+  });
+
+  it("keeps serving the credential it delivered when delivering a newer one fails", async () => {
+    const clock = new FakeClock();
+    let deliveries = 0;
+    let fetches = 0;
+    const tokens = refresher(clock, async () => ({ ok: true, value: `t${++fetches}`, expiresAt: clock.now() + 10 * MINUTE }), {
+      deliver: async () => {
+        deliveries += 1;
+        if (deliveries === 2) throw new Error("ENOSPC: no space left on device");
+      },
+    });
+    await tokens.refresh();
+    await tokens.refresh();
+    expect(tokens.current()).toMatchObject({ ok: true, held: { value: "t1" } });
+    tokens.stop();
+  });
+
   it("rejects a credential that arrives already expired", async () => {
     const clock = new FakeClock();
     const tokens = refresher(clock, async () => ({ ok: true, value: "stale", expiresAt: clock.now() - 1 }));

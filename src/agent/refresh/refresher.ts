@@ -152,12 +152,14 @@ export class Refresher<T> {
     if (!isServable(held, this.#clock.now(), this.#options.refreshPolicy)) {
       return failure("BadResponse", `the ${this.kind} credential fetched is already expired (expires ${new Date(result.expiresAt).toISOString()})`);
     }
-    this.#held = held;
+    // Held (and so ready, and served) only once delivered: the startup probe
+    // must not pass while the file the app will read is still being written.
     try {
       await this.#options.deliver?.(held);
     } catch (error) {
       return failure("DeliveryFailed", `could not deliver the new ${this.kind} credential: ${errorText(error)}`);
     }
+    this.#held = held;
     return { ok: true };
   }
 
