@@ -320,3 +320,11 @@ describe("the agent's command", () => {
     expect(command).toEqual(["node", ...AGENT_NODE_FLAGS, "/app/dist/agent.mjs"]);
   });
 });
+
+describe("the operator's environment", () => {
+  it("renders numbers as plain integers, never in Go's exponent notation", async () => {
+    const { objects } = await helmTemplate("r", NAMESPACE);
+    const values = Object.values(envOf(objects)).filter((value): value is string => typeof value === "string");
+    expect(values.filter((value) => /^\d+(\.\d+)?e\+\d+$/.test(value))).toEqual([]);
+  });
+});

@@ -3,7 +3,7 @@
 // manage grants in their namespace only and never policies; a policy admin
 // writes policies; the operator's ServiceAccount, were its token stolen,
 // cannot write either, read other Secrets or touch pods, and with
-// docs/webhook-configuration-guard.yaml can change only the caBundle of its
+// the chart's webhook guard (a ValidatingAdmissionPolicy) can change only the caBundle of its
 // webhook configuration. The test API server has no controller-manager, so
 // ClusterRole aggregation does not run: people are bound to the rendered
 // roles directly, and the aggregation labels are checked on the rendered
@@ -30,11 +30,10 @@ import {
   installCrd,
   patchGrantSpec,
   rejection,
-  REPO_ROOT,
   simplePod,
 } from "../harness/kube.js";
 import { apply, Discovery } from "../chart/api.js";
-import { findObject, helmTemplate, parseObjects, type KubeObject } from "../chart/helm.js";
+import { findObject, helmTemplate, type KubeObject } from "../chart/helm.js";
 import { resolveOperatorEnv } from "../chart/operator-env.js";
 import { startOperator, type OperatorProcess } from "../harness/operator.js";
 import { freePort } from "../harness/process.js";
@@ -260,9 +259,10 @@ describe("the operator's ServiceAccount, were its token stolen", () => {
     expect(patched.webhooks?.[0]?.namespaceSelector).toEqual({});
   });
 
-  it("can change only the caBundle once docs/webhook-configuration-guard.yaml is applied", async () => {
-    const guard = readFileSync(`${REPO_ROOT}docs/webhook-configuration-guard.yaml`, "utf8").replaceAll("ddcred-ddcred-operator", FULLNAME);
-    for (const object of parseObjects(guard)) await apply(cluster, discovery, object);
+  it("can change only the caBundle once the chart's webhook guard is applied", async () => {
+    const guard = rendered.filter((o) => o.kind === "ValidatingAdmissionPolicy" || o.kind === "ValidatingAdmissionPolicyBinding");
+    expect(guard.map((o) => o.kind).sort()).toEqual(["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]);
+    for (const object of guard) await apply(cluster, discovery, object);
     const webhooks = thief.makeApiClient(AdmissionregistrationV1Api);
     let attempt = 0;
     const widen = () =>
