@@ -125,8 +125,11 @@ async function main(): Promise<void> {
     })();
     // ...but keep admitting pods until the endpoints controller and every
     // kube-proxy have stopped sending us new connections (the API server
-    // does not retry a failed admission call), then drain in-flight ones
-    // while the grant cache they read is still live.
+    // does not retry a failed admission call), each answer closing its
+    // connection so the API server's keep-alive pool moves to the other
+    // replicas meanwhile; then drain in-flight ones while the grant cache
+    // they read is still live.
+    webhook?.startDraining();
     await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
     await webhook?.close();
     await controllerStopped;

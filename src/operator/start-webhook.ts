@@ -21,6 +21,8 @@ import type { OperatorConfig } from "./config.js";
 export interface RunningWebhook {
   /** Why this replica cannot admit pods yet; empty once it can. */
   readinessProblems(): string[];
+  /** Keeps admitting, but asks each client to reconnect (elsewhere) after its current request. */
+  startDraining(): void;
   /** Stops accepting admissions, lets in-flight ones finish, then stops the certificate machinery. */
   close(): Promise<void>;
 }
@@ -91,6 +93,7 @@ export function startWebhook(dependencies: WebhookDependencies): RunningWebhook 
 
   let server: AdmissionServer | undefined;
   let closing = false;
+  let draining = false;
   certificates.start();
   registration?.start();
   const serving = (async () => {
@@ -106,6 +109,7 @@ export function startWebhook(dependencies: WebhookDependencies): RunningWebhook 
       host: webhook.address,
       port: webhook.port,
     });
+    if (draining) server.startDraining();
   })();
   serving.catch(onFatal);
 
@@ -114,6 +118,10 @@ export function startWebhook(dependencies: WebhookDependencies): RunningWebhook 
       if (!certificates.loaded()) return ["webhook serving certificate not loaded yet"];
       if (!server) return ["webhook admission server not listening yet"];
       return [];
+    },
+    startDraining() {
+      draining = true;
+      server?.startDraining();
     },
     async close() {
       closing = true;

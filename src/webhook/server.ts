@@ -43,6 +43,12 @@ export interface AdmissionServerOptions extends AdmissionHandlerDependencies {
 
 export interface AdmissionServer {
   readonly port: number;
+  /**
+   * Keeps admitting, but every answer from now on closes its connection, so
+   * keep-alive clients move to other replicas one request at a time.
+   */
+  startDraining(): void;
+  /** Stops listening, lets in-flight requests finish (each closing its connection), then closes what is left. */
   close(): Promise<void>;
 }
 
@@ -60,7 +66,9 @@ export async function startAdmissionServer(options: AdmissionServerOptions): Pro
   const { logger, certificates } = options;
   const metrics = admissionMetrics(options.registry);
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const drain = connectionDrain();
   const server = createServer({ ...certificates.current(), minVersion: "TLSv1.2" }, (req, res) => {
+    drain.track(res);
     route(req, res, options, metrics).catch((error: unknown) => {
       logger.error({ err: error }, "admission server failed to answer a request");
       if (!res.headersSent) sendText(res, 500, "internal error");
@@ -80,14 +88,44 @@ export async function startAdmissionServer(options: AdmissionServerOptions): Pro
 
   return {
     port,
+    startDraining: () => drain.start(),
     async close() {
       stopWatching();
+      drain.start();
       const closed = once(server, "close");
       server.close();
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
       await closed;
       clearTimeout(force);
+    },
+  };
+}
+
+/**
+ * A keep-alive client (the API server) goes on sending requests over the
+ * connections it has open to a replica that left the endpoints, even after
+ * that replica stops listening; closing them then cuts whichever request is
+ * in flight, a failed admission the API server does not retry. Once
+ * draining, every answer, including those being worked on, says
+ * `Connection: close`, so each open connection ends cleanly after its current
+ * request and the client opens the next one to another replica.
+ */
+function connectionDrain(): { track(res: ServerResponse): void; start(): void } {
+  const unanswered = new Set<ServerResponse>();
+  let draining = false;
+  const closeAfterReply = (res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader("connection", "close");
+  };
+  return {
+    track(res) {
+      if (draining) return closeAfterReply(res);
+      unanswered.add(res);
+      res.once("close", () => unanswered.delete(res));
+    },
+    start() {
+      draining = true;
+      for (const res of unanswered) closeAfterReply(res);
     },
   };
 }

@@ -1,11 +1,14 @@
 // Three operator replicas starting together against an empty namespace:
 // exactly one creates the TLS Secret, all serve its certificate, the
 // webhook configuration trusts its CA, and a caBundle wiped by a
-// `helm upgrade` is put back.
+// `helm upgrade` is put back. Last, one replica is told to stop and drains.
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { adminKubeConfig, serviceAccountKubeconfig } from "../harness/cluster.js";
-import { createNamespace, createOperatorRbac, deleteNamespace, eventually, uniqueName } from "../harness/kube.js";
+import { createNamespace, createOperatorRbac, deleteNamespace, eventually, REPO_ROOT, uniqueName } from "../harness/kube.js";
 import { startOperator, sumMetric, type OperatorProcess } from "../harness/operator.js";
 import { freePort } from "../harness/process.js";
 import {
@@ -19,6 +22,7 @@ import {
 } from "../harness/webhook.js";
 
 const TLS_SECRET = "ddcred-webhook-tls";
+const SHUTDOWN_DELAY_SECONDS = 2;
 let admin: KubeConfig;
 let operatorNamespace: string;
 let configurationName: string;
@@ -52,6 +56,7 @@ beforeAll(async () => {
           DDCRED_WEBHOOK_EXTRA_SANS: "127.0.0.1",
           DDCRED_WEBHOOK_CONFIGURATION_NAME: configurationName,
           DDCRED_TLS_SECRET_NAME: TLS_SECRET,
+          DDCRED_SHUTDOWN_DELAY_SECONDS: String(SHUTDOWN_DELAY_SECONDS),
         },
       });
       replicas.push({ operator, port });
@@ -106,5 +111,31 @@ describe("several replicas sharing the self-managed certificate", () => {
     const settled = await webhookCaBundles(admin, configurationName);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect((await webhookCaBundles(admin, configurationName)).resourceVersion).toBe(settled.resourceVersion);
+  });
+
+  it("keeps admitting through its shutdown delay after SIGTERM, each answer closing its connection so the API server moves on", async () => {
+    const { operator, port } = replicas.at(-1)!;
+    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET);
+    const review = readFileSync(join(REPO_ROOT, "webhook/samples/kuberay-worker-create.json"), "utf8");
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: files["ca.crt"] });
+    const admit = () =>
+      new Promise<{ status: number; connection: string | undefined; reusedSocket: boolean }>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port, path: "/mutate-pods?timeout=10s", method: "POST", agent }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, reusedSocket: req.reusedSocket }));
+        });
+        req.on("error", reject);
+        req.end(review);
+      });
+    try {
+      expect(await admit()).toMatchObject({ status: 200, connection: "keep-alive" });
+      const stopped = operator.stop();
+      await eventually("the replica to report not ready", async () => (await fetch(`${operator.healthUrl}/readyz`)).status === 503);
+      expect(await admit()).toMatchObject({ status: 200, connection: "close", reusedSocket: true });
+      await stopped;
+      expect(operator.process.log()).toMatch(/"msg":"stopped"/);
+    } finally {
+      agent.destroy();
+    }
   });
 });

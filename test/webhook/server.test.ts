@@ -1,5 +1,6 @@
 // The admission server over real HTTPS on loopback, with a certificate that
 // rotates mid-run.
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import type { TLSSocket } from "node:tls";
@@ -190,6 +191,94 @@ describe("admission server", () => {
       result: "injected",
     });
     expect(JSON.stringify(lines[0])).not.toMatch(/RAY_ADDRESS|rayproject\/ray|arn:aws/);
+  });
+});
+
+/** A grant cache that has not synced: admissions wait in waitForSync until open() is called. */
+class GatedGrantCache extends StaticGrantCache {
+  readonly asked: Promise<void>;
+  #asked!: () => void;
+  #open!: (synced: boolean) => void;
+  readonly #opened = new Promise<boolean>((resolve) => (this.#open = resolve));
+  constructor(grants: readonly Grant[]) {
+    super(grants, { synced: false });
+    this.asked = new Promise((resolve) => (this.#asked = resolve));
+  }
+  override async waitForSync(): Promise<boolean> {
+    this.#asked();
+    return this.#opened;
+  }
+  open(): void {
+    this.synced = true;
+    this.#open(true);
+  }
+}
+
+interface DrainReply {
+  readonly status: number;
+  readonly connection: string | undefined;
+  readonly reusedSocket: boolean;
+  readonly socketClosed: Promise<unknown>;
+}
+
+function postReview(port: number, agent: Agent): Promise<DrainReply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: `${MUTATE_PODS_PATH}?timeout=10s`, method: "POST", ca: first.cert, agent }, (res) => {
+      const socketClosed = once(res.socket, "close");
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, reusedSocket: req.reusedSocket, socketClosed }));
+    });
+    req.on("error", reject);
+    req.end(workerReview);
+  });
+}
+
+function startServerWith(grantCache: StaticGrantCache): Promise<AdmissionServer> {
+  return startAdmissionServer({
+    certificates: new RotatingCertificate(first),
+    grants: grantCache,
+    settings,
+    logger: pino({ level: "silent" }),
+    registry: new Registry(),
+    host: "127.0.0.1",
+    port: 0,
+  });
+}
+
+describe("admission server draining", () => {
+  it("keeps admitting once draining starts, each answer closing its connection so the client reconnects", async () => {
+    const draining = await startServerWith(new StaticGrantCache(grants));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      expect(await postReview(draining.port, agent)).toMatchObject({ status: 200, connection: "keep-alive" });
+      draining.startDraining();
+      const onOpenConnection = await postReview(draining.port, agent);
+      expect(onOpenConnection).toMatchObject({ status: 200, connection: "close", reusedSocket: true });
+      await onOpenConnection.socketClosed;
+      expect(await postReview(draining.port, agent)).toMatchObject({ status: 200, connection: "close", reusedSocket: false });
+    } finally {
+      agent.destroy();
+      await draining.close();
+    }
+  });
+
+  it("answers a request it was working on when it closed with Connection: close, and closes that connection", async () => {
+    const gate = new GatedGrantCache(grants);
+    const closing = await startServerWith(gate);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const answered = postReview(closing.port, agent);
+      await gate.asked; // the admission is in flight, waiting for the cache
+      const closed = closing.close();
+      gate.open();
+      const reply = await answered;
+      expect(reply).toMatchObject({ status: 200, connection: "close" });
+      await reply.socketClosed;
+      await closed;
+    } finally {
+      gate.open();
+      agent.destroy();
+    }
   });
 });
 
