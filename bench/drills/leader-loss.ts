@@ -120,7 +120,7 @@ export async function leaderLoss(): Promise<DrillReport> {
         ["kill took", seconds(afterKillAt - killAt)],
       ],
       notes: [
-        "Events are announced on a status transition; a grant whose new status the dead leader wrote, but whose Event it had not sent yet, is not announced again by the new leader",
+        "a transition's Events are sent before its status is written, so the new leader announces whatever the dead one had not finished",
       ],
     };
   } finally {

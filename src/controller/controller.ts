@@ -150,6 +150,20 @@ export class GrantController {
       operatorNamespace: this.options.operatorNamespace,
       now: (this.options.now ?? (() => new Date()))(),
     });
+    // Announce first, then write: a leader that dies in between leaves the
+    // status unchanged, so its successor announces again (Event names are
+    // deterministic: a repeat raises the count, it does not duplicate).
+    const events = grantEvents(previous, assessment);
+    await Promise.all(
+      events.map((event) =>
+        this.options.events.record(
+          { apiVersion: GRANT_API_VERSION, kind: GRANT_KIND, metadata: grant.metadata },
+          event.type,
+          event.reason,
+          event.message,
+        ),
+      ),
+    );
     if (!sameStatus(previous, assessment.status)) {
       const written = await this.writeStatus(grant, assessment.status);
       if (!written) return;
@@ -163,14 +177,6 @@ export class GrantController {
           missed: assessment.status.missedPods,
         },
         "status updated",
-      );
-    }
-    for (const event of grantEvents(previous, assessment)) {
-      this.options.events.record(
-        { apiVersion: GRANT_API_VERSION, kind: GRANT_KIND, metadata: grant.metadata },
-        event.type,
-        event.reason,
-        event.message,
       );
     }
   }

@@ -14,7 +14,8 @@ export interface EventTarget {
 }
 
 export interface EventRecorder {
-  record(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): void;
+  /** Queues the Event; the promise settles once it was sent (or dropped). Never rejects. */
+  record(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
   /** Waits until everything recorded so far was sent (or dropped). */
   flush(): Promise<void>;
 }
@@ -25,6 +26,7 @@ interface PendingEvent {
   readonly reason: string;
   readonly message: string;
   readonly at: Date;
+  readonly settled: () => void;
 }
 
 const COMPONENT = "ddcred-operator";
@@ -48,7 +50,15 @@ export function createEventRecorder(kubeConfig: KubeConfig, instance: string, lo
     for (const [name, entry] of seen) if (now - entry.at > AGGREGATION_WINDOW_MS) seen.delete(name);
   };
 
-  const send = async ({ target, type, reason, message, at }: PendingEvent) => {
+  const send = async ({ target, type, reason, message, at, settled }: PendingEvent) => {
+    try {
+      await sendNow(target, type, reason, message, at);
+    } finally {
+      settled();
+    }
+  };
+
+  const sendNow = async (target: EventTarget, type: "Normal" | "Warning", reason: string, message: string, at: Date) => {
     const { namespace } = target.metadata;
     const digest = createHash("sha256")
       .update([target.metadata.uid ?? target.metadata.name, type, reason, message].join("\u0000"))
@@ -99,14 +109,15 @@ export function createEventRecorder(kubeConfig: KubeConfig, instance: string, lo
   return {
     record(target, type, reason, message) {
       if (buffer.length >= BUFFER_LIMIT) {
-        buffer.shift();
+        buffer.shift()?.settled();
         dropped += 1;
         if (dropped % 100 === 1) logger.warn({ dropped }, "event buffer full; dropping the oldest events");
       }
       const at = new Date();
       prune(at.getTime());
-      buffer.push({ target, type, reason, message, at });
+      const sent = new Promise<void>((settled) => buffer.push({ target, type, reason, message, at, settled }));
       if (sending < SENDERS) void drain();
+      return sent;
     },
     flush() {
       if (sending === 0 && buffer.length === 0) return Promise.resolve();
