@@ -10,7 +10,7 @@ import type { ClusterInfo } from "../harness/cluster.js";
 import { adminKubeConfig } from "../harness/cluster.js";
 import { createGrant, createNamespace, createPod, deleteNamespace, eventually, grantSpec, simplePod, waitForGrant } from "../harness/kube.js";
 import type { GrantSpec } from "../../src/shared/grant.js";
-import { AGENT_IMAGE, hasAgent, startDdcredWebhook, waitUntilInjecting, type DdcredWebhook } from "./ddcred-webhook.js";
+import { AGENT_IMAGE, hasAgent, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
 import { createJobPod, reportRayClusterPodsReady, waitForSubmitterJob } from "./emulated-node.js";
 import { installKubeRayCrds, startKubeRay, type KubeRayProcess } from "./kuberay-operator.js";
 import { createRayCluster, createRayJob, deleteRayObjects, rayClusterSpec, rayJobClusterName, scaleWorkerGroup } from "./ray-objects.js";
@@ -31,7 +31,7 @@ const INJECTED_ENV = [
 let cluster: ClusterInfo;
 let admin: KubeConfig;
 let core: CoreV1Api;
-let webhook: DdcredWebhook | undefined;
+let webhook: WebhookOperator | undefined;
 let kuberay: KubeRayProcess | undefined;
 const namespaces = { rayCluster: "", scaling: "", rayJob: "", rayLabelsOnly: "" };
 const created: string[] = [];
@@ -52,12 +52,12 @@ async function namespaceWithGrant(prefix: string, grantName: string, spec: Grant
   const name = await createNamespace(admin, { prefix, injection: true, labels: webhook!.scopeLabel });
   created.push(name);
   await createGrant(admin, name, grantName, spec);
-  await waitUntilInjecting(cluster, admin, name, probeLabels);
+  await waitUntilInjecting(admin, name, { metadata: { name: "probe", labels: probeLabels }, spec: { containers: [{ name: "main", image: "registry.example/app:1" }] } });
   return name;
 }
 
 async function setUpNamespaces(): Promise<void> {
-  webhook = await startDdcredWebhook(cluster, admin);
+  webhook = await startWebhookOperator(cluster, {}, "kuberay");
   const teamGrant = grantSpec({ podSelector: { matchLabels: TEAM_LABEL } });
   [namespaces.rayCluster, namespaces.scaling, namespaces.rayJob, namespaces.rayLabelsOnly] = await Promise.all([
     namespaceWithGrant("kr-cluster", "ray-training", teamGrant, TEAM_LABEL),

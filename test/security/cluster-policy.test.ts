@@ -14,7 +14,7 @@ import { operatorContainerEnv } from "../chart/operator-env.js";
 import { API_GROUP, API_VERSION } from "../../src/shared/names.js";
 import { POLICY_PLURAL } from "../../src/shared/policy.js";
 import type { GrantSpec } from "../../src/shared/grant.js";
-import { hasAgent, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "./support/webhook-operator.js";
+import { hasAgent, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
 
 const ALLOWED_ROLE = "arn:aws:iam::123456789012:role/ml/training";
 const OTHER_ROLE = "arn:aws:iam::123456789012:role/finance/ledger";

@@ -10,7 +10,7 @@ import type { ClusterInfo } from "../harness/cluster.js";
 import { createGrant, createPod, grantSpec, simplePod, waitForGrant } from "../harness/kube.js";
 import { createPodRaw } from "../harness/webhook.js";
 import { CREDENTIALS_VOLUME_NAME, GRANT_LABEL, INJECTED_ANNOTATION } from "../../src/shared/names.js";
-import { hasAgent, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "./support/webhook-operator.js";
+import { hasAgent, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
 
 let cluster: ClusterInfo;
 let setup: WebhookOperator;

@@ -18,7 +18,7 @@ import { AGENT_ENV } from "../../src/shared/agent-config.js";
 import { AGENT_PATHS } from "../../src/shared/names.js";
 import { startAgentForPod, type PodAgent } from "./support/pod-agent.js";
 import { allObjects, objectText, secretsIn, type SecretValue } from "./support/secret-scan.js";
-import { hasAgent, startWebhookOperator, TLS_SECRET_NAME, waitUntilInjecting, type WebhookOperator } from "./support/webhook-operator.js";
+import { hasAgent, startWebhookOperator, TLS_SECRET_NAME, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
 
 const COLLECT_MS = 6_000;
 const TLS_SECRET_KEYS = ["ca.crt", "ca.key", "tls.crt", "tls.key"];

@@ -1,14 +1,15 @@
-// The operator process serving the webhook to an API server, the way
-// test/operator/webhook-admission.test.ts sets it up: the chart's RBAC, a
-// MutatingWebhookConfiguration of its own selecting only namespaces that
-// carry a label unique to the calling test file, a self-managed TLS Secret.
+// The operator process serving the webhook to a shared API server: the
+// chart's RBAC, a MutatingWebhookConfiguration of its own (by URL, failurePolicy
+// Fail) selecting only namespaces that carry a label unique to the caller, so
+// other test files sharing the cluster never reach it, and a self-managed TLS
+// Secret. Used by the security and KubeRay tests.
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { adminKubeConfig, serviceAccountKubeconfig, type ClusterInfo } from "../../harness/cluster.js";
-import { createNamespace, createOperatorRbac, deleteNamespace, eventually, uniqueName } from "../../harness/kube.js";
-import { startOperator, type OperatorProcess } from "../../harness/operator.js";
-import { freePort } from "../../harness/process.js";
-import { createWebhookConfiguration, deleteWebhookConfiguration, tlsSecretFiles, webhookCaBundles } from "../../harness/webhook.js";
-import { AGENT_CONTAINER_NAME } from "../../../src/shared/names.js";
+import { adminKubeConfig, serviceAccountKubeconfig, type ClusterInfo } from "./cluster.js";
+import { createNamespace, createOperatorRbac, deleteNamespace, eventually, uniqueName } from "./kube.js";
+import { startOperator, type OperatorProcess } from "./operator.js";
+import { freePort } from "./process.js";
+import { createWebhookConfiguration, deleteWebhookConfiguration, tlsSecretFiles, webhookCaBundles } from "./webhook.js";
+import { AGENT_CONTAINER_NAME } from "../../src/shared/names.js";
 
 export const AGENT_IMAGE = "registry.example/ddcred-operator:test";
 export const TLS_SECRET_NAME = "ddcred-webhook-tls";
@@ -17,6 +18,8 @@ export interface WebhookOperator {
   readonly admin: KubeConfig;
   readonly operatorNamespace: string;
   readonly configurationName: string;
+  /** The label that puts a namespace in this webhook's scope (with ddcred.io/injection=enabled). */
+  readonly scopeLabel: Readonly<Record<string, string>>;
   readonly operator: () => OperatorProcess;
   /** An enabled namespace this operator's webhook sees (removed by stop()). */
   namespace(options?: { injection?: boolean; labels?: Record<string, string>; serviceAccounts?: string[] }): Promise<string>;
@@ -26,11 +29,11 @@ export interface WebhookOperator {
   stop(): Promise<void>;
 }
 
-export async function startWebhookOperator(cluster: ClusterInfo, env: Record<string, string> = {}): Promise<WebhookOperator> {
+export async function startWebhookOperator(cluster: ClusterInfo, env: Record<string, string> = {}, scope = "sec"): Promise<WebhookOperator> {
   const admin = adminKubeConfig(cluster);
-  const testLabel = { "ddcred-test/security": uniqueName("sec") };
-  const configurationName = uniqueName("ddcred-security");
-  const operatorNamespace = await createNamespace(admin, { prefix: "ddcred-sec" });
+  const testLabel = { "ddcred-test/webhook": uniqueName(scope) };
+  const configurationName = uniqueName(`ddcred-${scope}`);
+  const operatorNamespace = await createNamespace(admin, { prefix: `ddcred-${scope}` });
   const names = { WEBHOOK_CONFIGURATION_NAME: configurationName, LEASE_NAME: "ddcred-operator", TLS_SECRET_NAME };
   await createOperatorRbac(admin, { namespace: operatorNamespace, serviceAccount: "ddcred-operator", names });
   const { path } = await serviceAccountKubeconfig(cluster, operatorNamespace, "ddcred-operator");
@@ -61,10 +64,11 @@ export async function startWebhookOperator(cluster: ClusterInfo, env: Record<str
     admin,
     operatorNamespace,
     configurationName,
+    scopeLabel: testLabel,
     operator: () => operator,
     async namespace(options = {}) {
       const { injection = true, labels, serviceAccounts } = options;
-      const name = await createNamespace(admin, { prefix: "sec", injection, labels: { ...testLabel, ...labels }, ...(serviceAccounts ? { serviceAccounts } : {}) });
+      const name = await createNamespace(admin, { prefix: scope, injection, labels: { ...testLabel, ...labels }, ...(serviceAccounts ? { serviceAccounts } : {}) });
       namespaces.push(name);
       return name;
     },
