@@ -2,7 +2,8 @@
 // (laid out as the kubelet mounts a Secret), reloads it when the kubelet swaps
 // the files, and never touches caBundle: cert-manager's cainjector owns it
 // (here the test sets it, as cainjector would).
-import { mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { publishSecretVolume } from "../harness/kubelet-volume.js";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
@@ -26,24 +27,6 @@ let directory: string;
 let ca: IssuedCertificate;
 let mounted: IssuedCertificate;
 let generation = 0;
-
-/** The kubelet's atomic writer: files in a new timestamped directory, then one rename of ..data. */
-function publish(files: Record<string, string>): void {
-  generation += 1;
-  const versioned = `..2030_01_01_00_00_${String(generation).padStart(2, "0")}.000000001`;
-  mkdirSync(join(directory, versioned));
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(directory, versioned, name), content);
-  let previous: string | undefined;
-  try {
-    previous = readlinkSync(join(directory, "..data"));
-  } catch {
-    previous = undefined;
-  }
-  symlinkSync(versioned, join(directory, "..data_tmp"));
-  renameSync(join(directory, "..data_tmp"), join(directory, "..data"));
-  if (!previous) for (const name of Object.keys(files)) symlinkSync(join("..data", name), join(directory, name));
-  else rmSync(join(directory, previous), { recursive: true, force: true });
-}
 
 async function issueServing(): Promise<IssuedCertificate> {
   const now = Date.now();
@@ -73,7 +56,7 @@ beforeAll(async () => {
   ca = await issueAuthority("cert-manager-issuer", { notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) });
   directory = mkdtempSync(join(tmpdir(), "ddcred-cert-manager-"));
   mounted = await issueServing();
-  publish(asCertManagerSecret(mounted));
+  publishSecretVolume(directory, asCertManagerSecret(mounted), (generation += 1));
   port = await freePort();
   await createWebhookConfiguration(admin, { name: configurationName, port, testLabel, operatorNamespace, caBundlePem: ca.certificatePem });
   await createGrant(admin, workload, "datadog", grantSpec());
@@ -111,7 +94,7 @@ describe("the webhook with cert-manager's certificate files", () => {
 
   it("serves the new certificate once the kubelet swaps the files, and keeps admitting pods", async () => {
     const renewed = await issueServing();
-    publish(asCertManagerSecret(renewed));
+    publishSecretVolume(directory, asCertManagerSecret(renewed), (generation += 1));
     const expected = certificatesIn(renewed.certificatePem)[0]!.fingerprint256;
     await eventually("the renewed certificate to be served", async () => (await servedCertificate(port, ca.certificatePem)).fingerprint256 === expected);
     expect(injected(await createPod(admin, workload, simplePod("second", { app: "demo" })))).toBe(true);

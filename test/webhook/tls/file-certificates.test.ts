@@ -1,7 +1,8 @@
 // cert-manager mode against a directory laid out the way the kubelet mounts a
 // Secret: files are symlinks through ..data, swapped atomically on update.
+import { publishSecretVolume } from "../../harness/kubelet-volume.js";
 import { X509Certificate } from "node:crypto";
-import { mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
@@ -28,29 +29,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** What the kubelet's atomic writer does: a new timestamped dir, then one rename of the ..data link. */
-function publish(directory: string, files: Record<string, string>, generation: number): void {
-  const versioned = `..2030_01_01_00_00_0${generation}.000000001`;
-  mkdirSync(join(directory, versioned));
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(directory, versioned, name), content);
-  let previous: string | undefined;
-  try {
-    previous = readlinkSync(join(directory, "..data"));
-  } catch {
-    previous = undefined;
-  }
-  symlinkSync(versioned, join(directory, "..data_tmp"));
-  renameSync(join(directory, "..data_tmp"), join(directory, "..data"));
-  for (const name of Object.keys(files)) {
-    try {
-      symlinkSync(join("..data", name), join(directory, name));
-    } catch {
-      // already linked through ..data
-    }
-  }
-  if (previous) rmSync(join(directory, previous), { recursive: true, force: true });
-}
-
 function pairFiles(serving: IssuedCertificate): Record<string, string> {
   return { "tls.crt": serving.certificatePem, "tls.key": serving.privateKeyPem, "ca.crt": ca.certificatePem };
 }
@@ -71,14 +49,14 @@ describe("serving certificate files (cert-manager mode)", () => {
   it("serves the mounted pair and switches to the new one when the kubelet swaps the ..data link", async () => {
     const directory = mkdtempSync(join(tmpdir(), "ddcred-tls-files-"));
     cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
-    publish(directory, pairFiles(first), 1);
+    publishSecretVolume(directory, pairFiles(first), 1);
     const { source, registry } = await startFileCertificates(directory);
     expect(await source.whenLoaded(5_000)).toBe(true);
     expect(fingerprint(source.current().cert)).toBe(fingerprint(first.certificatePem));
     const changes: string[] = [];
     source.onChange((certificate) => changes.push(fingerprint(certificate.cert)));
 
-    publish(directory, pairFiles(second), 2);
+    publishSecretVolume(directory, pairFiles(second), 2);
     await eventually("the new certificate to be served", async () => fingerprint(source.current().cert) === fingerprint(second.certificatePem), 5_000);
     expect(changes).toEqual([fingerprint(second.certificatePem)]);
     expect(source.current().key).toBe(second.privateKeyPem);
@@ -90,12 +68,12 @@ describe("serving certificate files (cert-manager mode)", () => {
   it("keeps serving the previous pair when the new files do not belong together", async () => {
     const directory = mkdtempSync(join(tmpdir(), "ddcred-tls-files-"));
     cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
-    publish(directory, pairFiles(first), 1);
+    publishSecretVolume(directory, pairFiles(first), 1);
     const { source } = await startFileCertificates(directory);
     expect(await source.whenLoaded(5_000)).toBe(true);
 
-    publish(directory, { ...pairFiles(second), "tls.key": first.privateKeyPem }, 2);
-    publish(directory, pairFiles(second), 3);
+    publishSecretVolume(directory, { ...pairFiles(second), "tls.key": first.privateKeyPem }, 2);
+    publishSecretVolume(directory, pairFiles(second), 3);
     await eventually("the matching pair to be served", async () => fingerprint(source.current().cert) === fingerprint(second.certificatePem), 5_000);
     expect(source.current().key).toBe(second.privateKeyPem);
   });
@@ -106,7 +84,7 @@ describe("serving certificate files (cert-manager mode)", () => {
     const { source } = await startFileCertificates(directory);
     expect(await source.whenLoaded(300)).toBe(false);
     expect(source.loaded()).toBe(false);
-    publish(directory, pairFiles(first), 1);
+    publishSecretVolume(directory, pairFiles(first), 1);
     expect(await source.whenLoaded(5_000)).toBe(true);
   });
 });
