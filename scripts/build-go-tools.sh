@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # Builds the Go programs the suite runs as real peers, once per version:
-#   kube-apiserver  from k8s.io/kubernetes (our tiny main in tools/kube-apiserver)
+#   kube            kube-apiserver, kube-controller-manager, kube-scheduler,
+#                   kubelet, kube-proxy and kubectl from k8s.io/kubernetes as one
+#                   multi-call binary (our tiny main in tools/kube)
 #   helm            from helm.sh/helm/v3
 #   vegeta          open-loop load generator for bench/ (only with --bench)
 #   kuberay         KubeRay's operator (only with --kuberay)
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$BIN_DIR"
 
-build_kube_apiserver() {
-  [[ -x "$KUBE_APISERVER" ]] && return
-  log "building kube-apiserver v$KUBE_VERSION (about 6 minutes, once)"
+build_kube() {
+  [[ -x "$KUBE" ]] && return
+  log "building Kubernetes v$KUBE_VERSION: one binary for kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl (about 5 minutes, once)"
   local work
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' RETURN
-  cp "$ROOT/tools/kube-apiserver/main.go" "$work/"
+  cp "$ROOT/tools/kube/main.go" "$work/"
   (
     cd "$work"
-    go mod init ddcred.io/tools/kube-apiserver >/dev/null 2>&1
+    go mod init ddcred.io/tools/kube >/dev/null 2>&1
     local upstream
     upstream="$(go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')"
     # The kubernetes module points its staging modules at ./staging; a
@@ -26,12 +28,12 @@ build_kube_apiserver() {
     go get "k8s.io/kubernetes@v$KUBE_VERSION" >/dev/null
     go mod tidy >/dev/null
     local minor="${KUBE_VERSION#1.}"; minor="${minor%%.*}"
-    CGO_ENABLED=0 go build -trimpath -o "$KUBE_APISERVER.tmp" -ldflags "-s -w \
+    CGO_ENABLED=0 go build -trimpath -o "$KUBE.tmp" -ldflags "-s -w \
       -X k8s.io/component-base/version.gitVersion=v$KUBE_VERSION \
       -X k8s.io/component-base/version.gitMajor=1 \
       -X k8s.io/component-base/version.gitMinor=$minor" .
   )
-  mv "$KUBE_APISERVER.tmp" "$KUBE_APISERVER"
+  mv "$KUBE.tmp" "$KUBE"
 }
 
 go_install() { # binary module@version [extra ldflags]
@@ -44,7 +46,7 @@ go_install() { # binary module@version [extra ldflags]
   rm -rf "$tmp"
 }
 
-build_kube_apiserver
+build_kube
 go_install "$HELM" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
 for arg in "$@"; do
   case "$arg" in

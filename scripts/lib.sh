@@ -12,13 +12,13 @@ KUBERAY_VERSION="${KUBERAY_VERSION:-1.5.0}"
 PY_REQUIREMENTS="$ROOT/test/python/requirements.txt"
 
 BIN_DIR="$DDCRED_CACHE/bin"
-KUBE_APISERVER="$BIN_DIR/kube-apiserver-v$KUBE_VERSION"
+KUBE="$BIN_DIR/kube-v$KUBE_VERSION"
 HELM="$BIN_DIR/helm-v$HELM_VERSION"
 VEGETA="$BIN_DIR/vegeta-v$VEGETA_VERSION"
 KUBERAY_OPERATOR="$BIN_DIR/kuberay-operator-v$KUBERAY_VERSION"
 VENV="$DDCRED_CACHE/venv-$( (cat "$PY_REQUIREMENTS" 2>/dev/null; python3 --version) | sha256sum | cut -c1-12)"
 NODE="$ROOT/node_modules/.bin/node"
 
-export DDCRED_CACHE KUBE_APISERVER HELM VEGETA KUBERAY_OPERATOR VENV
+export DDCRED_CACHE KUBE HELM VEGETA KUBERAY_OPERATOR VENV
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }

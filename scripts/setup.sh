@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the demo and the test suite need, idempotently:
-# Node 24 and npm packages (node_modules), Debian's etcd, a Python venv with
+# Node 24 and npm packages (node_modules), Debian's etcd, containerd, runc,
+# CNI plugins, buildah and mmdebstrap, a Python venv with
 # moto/boto3/awscli/datadog-api-client, and the Go-built peers (cached by
 # version outside the repository). Safe to run again: finished steps are skipped.
 source "$(dirname "$0")/lib.sh"
@@ -18,6 +19,14 @@ install_debian_packages() {
   local missing=()
   command -v etcd >/dev/null || missing+=(etcd-server)
   command -v openssl >/dev/null || missing+=(openssl)
+  # The test bed's node: a container runtime, CNI plugins, and what builds images.
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v buildah >/dev/null || missing+=(buildah)
+  command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
   [[ ${#missing[@]} -eq 0 ]] && return
   log "installing Debian packages: ${missing[*]}"
   local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"

@@ -84,7 +84,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   let apiServer: TiedProcess | undefined;
 
   const startApiServer = async () => {
-    apiServer = spawnTied("kube-apiserver", toolPaths().kubeApiServer, apiServerArgs, {
+    apiServer = spawnTied("kube-apiserver", toolPaths().kube, ["kube-apiserver", ...apiServerArgs], {
       logFile: join(dir, "kube-apiserver.log"),
     });
     const started = apiServer;

@@ -11,7 +11,8 @@ export function toolPaths() {
   const bin = join(cache, "bin");
   return {
     cache,
-    kubeApiServer: process.env.KUBE_APISERVER ?? join(bin, `kube-apiserver-v${KUBE_VERSION}`),
+    /** The multi-call Kubernetes binary: `kube <component> [flags]` (tools/kube). */
+    kube: process.env.KUBE ?? join(bin, `kube-v${KUBE_VERSION}`),
     helm: process.env.HELM ?? join(bin, `helm-v${HELM_VERSION}`),
     kuberayOperator: process.env.KUBERAY_OPERATOR ?? join(bin, "kuberay-operator-v1.5.0"),
     vegeta: process.env.VEGETA ?? join(bin, "vegeta-v12.13.0"),
