@@ -4,6 +4,10 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { DEFAULT_INJECTION_SETTINGS, type AgentResources, type ImagePullPolicy, type InjectionSettings } from "../webhook/settings.js";
 
+/** An env var name the agent may be given; ddcred's own DDCRED_* settings cannot be overridden this way. */
+const AGENT_EXTRA_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const AGENT_EXTRA_ENV_RULE = 'a JSON array like [{"name":"AWS_ENDPOINT_URL_STS","value":"https://..."}] of plain values, names not starting with DDCRED_';
+
 export interface OperatorConfig {
   readonly namespace: string;
   readonly podName: string;
@@ -89,6 +93,14 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
     errors.push(`${name} must be ${what}, got ${JSON.stringify(raw)}`);
     return fallback;
   };
+  const isAgentExtraEnv = (v: unknown) =>
+    Array.isArray(v) &&
+    v.every(
+      (entry: unknown) =>
+        typeof entry === "object" && entry !== null &&
+        typeof (entry as Record<string, unknown>).name === "string" && typeof (entry as Record<string, unknown>).value === "string" &&
+        AGENT_EXTRA_ENV_NAME.test((entry as { name: string }).name) && !(entry as { name: string }).name.startsWith("DDCRED_"),
+    );
   const isStringArray = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
   const isResources = (v: unknown) =>
     typeof v === "object" && v !== null && ["requests", "limits"].every((k) => typeof (v as Record<string, unknown>)[k] === "object");
@@ -106,6 +118,7 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
     agentImage,
     agentImagePullPolicy: oneOf<ImagePullPolicy>("DDCRED_AGENT_IMAGE_PULL_POLICY", defaults.agentImagePullPolicy, ["Always", "IfNotPresent", "Never"]),
     agentCommand: json<string[]>("DDCRED_AGENT_COMMAND", [...defaults.agentCommand], isStringArray, "a JSON array of strings"),
+    agentExtraEnv: json<{ name: string; value: string }[]>("DDCRED_AGENT_EXTRA_ENV", [...defaults.agentExtraEnv], isAgentExtraEnv, AGENT_EXTRA_ENV_RULE),
     agentResources: json<AgentResources>("DDCRED_AGENT_RESOURCES", defaults.agentResources, isResources, 'JSON like {"requests":{...},"limits":{...}}'),
     agentRunAsUser: int("DDCRED_AGENT_RUN_AS_USER", defaults.agentRunAsUser, 1, 2_147_483_647),
     apiPort: int("DDCRED_AGENT_API_PORT", defaults.apiPort, 1, 65_535),

@@ -29,7 +29,7 @@ export function agentContainer(input: AgentContainerInput): Container {
     imagePullPolicy: settings.agentImagePullPolicy,
     ...(settings.agentCommand.length > 0 ? { command: [...settings.agentCommand] } : {}),
     restartPolicy: "Always",
-    env: agentEnv(grantName, spec, settings),
+    env: [...agentEnv(grantName, spec, settings), ...settings.agentExtraEnv.map(({ name, value }) => ({ name, value }))],
     ports: [{ name: AGENT_METRICS_PORT_NAME, containerPort: settings.metricsPort, protocol: "TCP" }],
     // The kubelet probes the pod IP, where the agent's metrics server listens
     // (DDCRED_METRICS_ADDRESS): its loopback API is out of the kubelet's reach.

@@ -30,6 +30,11 @@ export interface InjectionSettings extends AgentSettings {
   readonly agentImagePullPolicy: ImagePullPolicy;
   /** The agent's command; empty keeps the image's entrypoint. */
   readonly agentCommand: readonly string[];
+  /**
+   * Plain env for every agent, after ddcred's own: e.g. AWS_ENDPOINT_URL_STS
+   * for an STS VPC endpoint, HTTPS_PROXY/NO_PROXY. Never secrets: pod specs are readable.
+   */
+  readonly agentExtraEnv: readonly { readonly name: string; readonly value: string }[];
   readonly agentResources: AgentResources;
   /** Non-root UID the agent runs as (restricted Pod Security Standard). */
   readonly agentRunAsUser: number;
@@ -49,6 +54,7 @@ export interface InjectionSettings extends AgentSettings {
 export const DEFAULT_INJECTION_SETTINGS = {
   agentImagePullPolicy: "IfNotPresent",
   agentCommand: [],
+  agentExtraEnv: [],
   agentResources: {
     requests: { cpu: "10m", memory: "48Mi" },
     limits: { memory: "96Mi" },

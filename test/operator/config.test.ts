@@ -30,6 +30,18 @@ describe("the operator's configuration", () => {
     });
   });
 
+  it("reads plain extra env for the agents and refuses entries that would override ddcred's own settings", () => {
+    const good = parseOperatorConfig({
+      DDCRED_AGENT_IMAGE: "img",
+      DDCRED_AGENT_EXTRA_ENV: '[{"name":"AWS_ENDPOINT_URL_STS","value":"https://sts.example"}]',
+    });
+    expect(good.ok && good.config.injection.agentExtraEnv).toEqual([{ name: "AWS_ENDPOINT_URL_STS", value: "https://sts.example" }]);
+    for (const bad of ['[{"name":"DDCRED_AWS_ROLE_ARN","value":"x"}]', '[{"name":"A B","value":"x"}]', '[{"name":"X","valueFrom":{}}]', '{"X":"y"}']) {
+      const parsed = parseOperatorConfig({ DDCRED_AGENT_IMAGE: "img", DDCRED_AGENT_EXTRA_ENV: bad });
+      expect(parsed.ok ? [] : parsed.errors, bad).toEqual([expect.stringMatching(/^DDCRED_AGENT_EXTRA_ENV must be a JSON array/)]);
+    }
+  });
+
   it("requires the agent image only when the webhook runs", () => {
     expect(parseOperatorConfig({}).ok).toBe(false);
     expect(parseOperatorConfig({ DDCRED_WEBHOOK_ENABLED: "false" }).ok).toBe(true);

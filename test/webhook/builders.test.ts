@@ -56,6 +56,11 @@ describe("agentContainer", () => {
     expect(agent.volumeMounts).toEqual([{ name: "ddcred", mountPath: "/var/run/ddcred" }]);
   });
 
+  it("gives the agent the configured extra env after its own settings", () => {
+    const container = agentContainer({ grantName: "g", spec, settings: { ...settings, agentExtraEnv: [{ name: "AWS_ENDPOINT_URL_STS", value: "https://sts.example" }] }, volumeName: "ddcred" });
+    expect(container.env!.at(-1)).toEqual({ name: "AWS_ENDPOINT_URL_STS", value: "https://sts.example" });
+  });
+
   it("keeps the image's entrypoint when no command is configured", () => {
     const plain = agentContainer({ grantName: "g", spec, settings: { ...settings, agentCommand: [] }, volumeName: "ddcred" });
     expect(plain).not.toHaveProperty("command");
