@@ -2,8 +2,15 @@
 // a golden file. Hand-written because the maintained differs (fast-json-patch's
 // compare) diff arrays index by index: putting the agent first among init
 // containers would come out as a rewrite of every init container, touching
-// fields that are not ours. Here arrays are aligned by element identity
-// (a longest common subsequence over names), so an insertion is one "add".
+// fields that are not ours. Here arrays are aligned by element identity, so an
+// insertion is one "add".
+//
+// Pod lists are attacker-sized (thousands of env vars fit in the 3 MiB the
+// API server accepts), so the alignment is linear: a common head and tail,
+// then one pass that keeps, removes or adds, which is exact for what the
+// mutation does (it appends, prepends and filters). Anything else (elements
+// reordered, so that no single pass can tell what moved) is answered with one
+// "replace" of the whole list: larger, never wrong, never quadratic.
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -26,7 +33,7 @@ export function pointerSegment(key: string | number): string {
 }
 
 function diffValue(before: JsonValue, after: JsonValue, path: string, out: JsonPatchOperation[]): void {
-  if (before === after || jsonEqual(before, after)) return;
+  if (before === after) return;
   if (Array.isArray(before) && Array.isArray(after)) {
     diffArray(before, after, path, out);
   } else if (isObject(before) && isObject(after)) {
@@ -59,8 +66,13 @@ function diffObject(
  * it, an insertion or a kept element does.
  */
 function diffArray(before: JsonValue[], after: JsonValue[], path: string, out: JsonPatchOperation[]): void {
+  const steps = alignArrays(before, after);
+  if (steps === undefined) {
+    out.push({ op: "replace", path, value: after });
+    return;
+  }
   let index = 0;
-  for (const step of alignArrays(before, after)) {
+  for (const step of steps) {
     if (step.kind === "remove") {
       out.push({ op: "remove", path: `${path}/${index}` });
       continue;
@@ -77,53 +89,56 @@ type AlignmentStep =
   | { readonly kind: "add"; readonly value: JsonValue };
 
 /**
- * Longest common subsequence by identity, after setting aside the common
- * head and tail (appends and a front insertion leave little in between).
+ * One pass over both arrays, in time linear in their sizes: an element the
+ * other array no longer has ahead is removed, then one the other array does
+ * not have ahead is added, one both have is kept. When the next elements of both
+ * still occur ahead in the other (a reordering), there is no alignment a
+ * single pass can trust: undefined, and the caller replaces the whole list.
  */
-function alignArrays(before: JsonValue[], after: JsonValue[]): AlignmentStep[] {
+function alignArrays(before: JsonValue[], after: JsonValue[]): AlignmentStep[] | undefined {
   // Identities are computed only for elements that are not the very same object.
   const a: (string | undefined)[] = new Array(before.length);
   const b: (string | undefined)[] = new Array(after.length);
-  const same = (i: number, j: number): boolean =>
-    before[i] === after[j] || (a[i] ??= identity(before[i] as JsonValue)) === (b[j] ??= identity(after[j] as JsonValue));
+  const idA = (i: number): string => (a[i] ??= identity(before[i] as JsonValue));
+  const idB = (j: number): string => (b[j] ??= identity(after[j] as JsonValue));
+  const same = (i: number, j: number): boolean => before[i] === after[j] || idA(i) === idB(j);
   const steps: AlignmentStep[] = [];
+  const keep = (i: number, j: number) => steps.push({ kind: "keep", before: before[i] as JsonValue, after: after[j] as JsonValue });
   let head = 0;
-  while (head < a.length && head < b.length && same(head, head)) {
-    steps.push({ kind: "keep", before: before[head] as JsonValue, after: after[head] as JsonValue });
-    head += 1;
-  }
+  while (head < before.length && head < after.length && same(head, head)) keep(head, head++);
   let tail = 0;
-  while (tail < a.length - head && tail < b.length - head && same(a.length - 1 - tail, b.length - 1 - tail)) tail += 1;
-  const endA = a.length - tail;
-  const endB = b.length - tail;
-  // lengths[i][j]: LCS length of a[i..endA) and b[j..endB).
-  const lengths: number[][] = Array.from({ length: endA - head + 1 }, () => new Array<number>(endB - head + 1).fill(0));
-  const at = (i: number, j: number): number => (lengths[i - head] as number[])[j - head] as number;
-  for (let i = endA - 1; i >= head; i--) {
-    const row = lengths[i - head] as number[];
-    for (let j = endB - 1; j >= head; j--) {
-      row[j - head] = same(i, j) ? at(i + 1, j + 1) + 1 : Math.max(at(i + 1, j), at(i, j + 1));
-    }
-  }
+  while (tail < before.length - head && tail < after.length - head && same(before.length - 1 - tail, after.length - 1 - tail)) tail += 1;
+  const endA = before.length - tail;
+  const endB = after.length - tail;
+  // How many elements of each identity each array still has ahead of the pass.
+  const aheadInBefore = countIdentities(head, endA, idA);
+  const aheadInAfter = countIdentities(head, endB, idB);
+  const pass = (counts: Map<string, number>, id: string) => counts.set(id, (counts.get(id) as number) - 1);
   let i = head;
   let j = head;
   while (i < endA || j < endB) {
     if (i < endA && j < endB && same(i, j)) {
-      steps.push({ kind: "keep", before: before[i] as JsonValue, after: after[j] as JsonValue });
-      i += 1;
-      j += 1;
-    } else if (i < endA && (j === endB || at(i + 1, j) >= at(i, j + 1))) {
+      pass(aheadInBefore, idA(i));
+      pass(aheadInAfter, idB(j));
+      keep(i++, j++);
+    } else if (i < endA && !(aheadInAfter.get(idA(i)) ?? 0)) {
+      pass(aheadInBefore, idA(i++));
       steps.push({ kind: "remove" });
-      i += 1;
+    } else if (j < endB && !(aheadInBefore.get(idB(j)) ?? 0)) {
+      pass(aheadInAfter, idB(j));
+      steps.push({ kind: "add", value: after[j++] as JsonValue });
     } else {
-      steps.push({ kind: "add", value: after[j] as JsonValue });
-      j += 1;
+      return undefined;
     }
   }
-  for (let k = 0; k < tail; k++) {
-    steps.push({ kind: "keep", before: before[endA + k] as JsonValue, after: after[endB + k] as JsonValue });
-  }
+  for (let k = 0; k < tail; k++) keep(endA + k, endB + k);
   return steps;
+}
+
+function countIdentities(from: number, to: number, id: (index: number) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let k = from; k < to; k++) counts.set(id(k), (counts.get(id(k)) ?? 0) + 1);
+  return counts;
 }
 
 /**
