@@ -4,13 +4,23 @@
 #
 #   docker build -t ddcred-operator .
 #
+# The base images are build arguments whose defaults are the public images;
+# the test bed (scripts/build-images.sh) passes local equivalents built from
+# Debian packages and the npm registry's Node.js, so it needs no registry:
+#   --build-arg BUILD_IMAGE=... --build-arg RUNTIME_IMAGE=...
+#
 # Both entry points, as the Helm chart runs them:
 #   operator: node /app/dist/operator.mjs   (the default command)
 #   agent:    node /app/dist/agent.mjs      (chart value agent.command)
 
+# Any Node.js 24 image with npm.
+ARG BUILD_IMAGE=node:24-bookworm-slim
+# Any Node.js 24 runtime that keeps node in /nodejs/bin (the PATH below).
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
 # The bundles are plain JavaScript, so they are built once on the build
 # machine's platform, whatever platforms the image is built for.
-FROM --platform=$BUILDPLATFORM node:24-bookworm-slim AS build
+FROM --platform=$BUILDPLATFORM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # No install scripts: the build needs only esbuild, whose JavaScript API finds
@@ -25,7 +35,7 @@ RUN node scripts/build.mjs
 # libraries only, no shell or package manager, so little for a scanner to
 # flag in an image that runs in every injected pod. The bundles need no
 # node_modules (test/chart/dockerfile.test.ts runs them without any).
-FROM gcr.io/distroless/nodejs24-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
 LABEL org.opencontainers.image.title="ddcred-operator" \
       org.opencontainers.image.description="Short-lived Datadog credentials for Kubernetes workloads, derived from their AWS identity" \
       org.opencontainers.image.licenses="Apache-2.0"

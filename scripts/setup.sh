@@ -3,7 +3,8 @@
 # Node 24 and npm packages (node_modules), Debian's etcd, containerd, runc,
 # CNI plugins, buildah and mmdebstrap, a Python venv with
 # moto/boto3/awscli/datadog-api-client, and the Go-built peers (cached by
-# version outside the repository). Safe to run again: finished steps are skipped.
+# version outside the repository), and the images the test bed's node runs
+# (scripts/build-images.sh). Safe to run again: finished steps are skipped.
 source "$(dirname "$0")/lib.sh"
 
 install_npm_packages() {
@@ -52,3 +53,4 @@ bash "$ROOT/scripts/build-go-tools.sh" "$@"
 wait "$npm_pid"
 wait "$venv_pid"
 (cd "$ROOT" && "$NODE" scripts/build.mjs)
+bash "$ROOT/scripts/build-images.sh"

@@ -21,12 +21,19 @@ interface Stage {
   readonly instructions: Instruction[];
 }
 
-function parseDockerfile(text: string): Stage[] {
+interface Dockerfile {
+  /** The ARGs declared before the first FROM, with their defaults: all a FROM may use. */
+  readonly baseArgs: ReadonlyMap<string, string>;
+  readonly stages: Stage[];
+}
+
+function parseDockerfile(text: string): Dockerfile {
   const logical = text
     .replace(/\\\n/g, " ")
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line !== "" && !line.startsWith("#"));
+  const baseArgs = new Map<string, string>();
   const stages: Stage[] = [];
   for (const line of logical) {
     const [keyword, ...rest] = line.split(/\s+/);
@@ -34,11 +41,19 @@ function parseDockerfile(text: string): Stage[] {
     if (keyword!.toUpperCase() === "FROM") {
       const words = rest.filter((word) => !word.startsWith("--"));
       stages.push({ from: words[0]!, name: words[2], instructions: [] });
+    } else if (stages.length === 0 && keyword!.toUpperCase() === "ARG") {
+      const [name, value = ""] = args.split("=", 2);
+      baseArgs.set(name!, value);
     } else {
       stages.at(-1)?.instructions.push({ keyword: keyword!.toUpperCase(), args });
     }
   }
-  return stages;
+  return { baseArgs, stages };
+}
+
+/** A FROM's image with the build arguments given, else their defaults. */
+function baseImage(from: string, buildArgs: Record<string, string> = {}): string {
+  return from.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, name: string) => buildArgs[name] ?? parsed.baseArgs.get(name) ?? "");
 }
 
 function instructions(stage: Stage, keyword: string): Instruction[] {
@@ -66,7 +81,8 @@ function includedInContext(path: string, patterns: readonly string[]): boolean {
 }
 
 const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
-const stages = parseDockerfile(dockerfile);
+const parsed = parseDockerfile(dockerfile);
+const stages = parsed.stages;
 const runtime = stages.at(-1)!;
 const build = stages.find((stage) => stage.name === "build")!;
 const ignorePatterns = readFileSync(join(REPO_ROOT, ".dockerignore"), "utf8")
@@ -91,11 +107,18 @@ const scratch = mkdtempSync(join(tmpdir(), "ddcred-image-layout-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("the Dockerfile", () => {
-  it("builds with Node.js 24 and runs on a Node.js 24 runtime, as package.json's engines say", () => {
+  it("builds with Node.js 24 and runs on a Node.js 24 runtime by default, as package.json's engines say", () => {
     const engines = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).engines.node as string;
     expect(engines).toBe(">=24");
-    expect(build.from).toMatch(/^node:24[-.]/);
-    expect(runtime.from).toMatch(/^gcr\.io\/distroless\/nodejs24-/);
+    expect(baseImage(build.from)).toMatch(/^node:24[-.]/);
+    expect(baseImage(runtime.from)).toMatch(/^gcr\.io\/distroless\/nodejs24-debian12:nonroot$/);
+  });
+
+  it("takes both base images as build arguments, so the test bed builds it on local bases", () => {
+    expect(build.from).toBe("${BUILD_IMAGE}");
+    expect(runtime.from).toBe("${RUNTIME_IMAGE}");
+    const local = { BUILD_IMAGE: "localhost/ddcred-build-base:1", RUNTIME_IMAGE: "localhost/ddcred-runtime-base:1" };
+    expect([baseImage(build.from, local), baseImage(runtime.from, local)]).toEqual(Object.values(local));
   });
 
   it("copies into the build only files that exist and that .dockerignore lets into the context", () => {
