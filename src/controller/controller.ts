@@ -30,6 +30,12 @@ export interface ControllerOptions {
   /** DatadogCredentialPolicies; without them every grant is allowed unless requirePolicy. */
   readonly policies?: PolicyCache;
   readonly requirePolicy?: boolean;
+  /**
+   * The fingerprint of the agent a grant gives a pod today (the webhook's
+   * expectedAgentFingerprint with the operator's injection settings): only
+   * pods whose agent matches it count as injected.
+   */
+  readonly expectedAgent: (grant: Grant) => string;
 }
 
 export interface PolicyCache {
@@ -146,6 +152,7 @@ export class GrantController {
       // What a pod could be injected from: siblings policy allows, plus this grant.
       grantsInNamespace: caches.grants.list(namespace).filter((g) => g === cached || allowed(g)),
       policy: policyVerdict(grant, namespaceRecord?.labels, policies),
+      expectedAgent: this.options.expectedAgent(cached),
       podsInNamespace: caches.pods.list(namespace),
       operatorNamespace: this.options.operatorNamespace,
       now: (this.options.now ?? (() => new Date()))(),

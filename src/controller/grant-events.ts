@@ -43,7 +43,7 @@ export function grantEvents(previous: GrantStatus | undefined, next: GrantAssess
     events.push({
       type: "Normal",
       reason: "StalePods",
-      message: `pod(s) ${names(next.stalePodNames, stale)} were injected from an older generation of this grant; restart them to apply the current spec`,
+      message: `pod(s) ${names(next.stalePodNames, stale)} carry this grant's markers but not the agent it gives today (an older generation of the spec or the operator, or markers their author wrote); restart them to apply the current spec`,
     });
   }
   return events;

@@ -3,6 +3,7 @@
 // reconciler writes the result only when it differs from what is stored.
 import { chooseGrant } from "../shared/grant-choice.js";
 import { grantProblems } from "../shared/grant-problems.js";
+import { claimMatches } from "../shared/injected-agent.js";
 import type { Grant, GrantStatus, GrantStatusConditionsItem } from "../shared/grant.js";
 import { podIsLive, type NamespaceRecord, type PodRecord } from "../shared/kube/caches.js";
 import type { PolicyVerdict } from "../shared/policy.js";
@@ -22,6 +23,8 @@ export interface GrantWorld {
   readonly grantsInNamespace: readonly Grant[];
   /** Whether cluster policy allows this grant. */
   readonly policy: PolicyVerdict;
+  /** The fingerprint of the agent this grant gives a pod today (injectedAgent's agentFingerprint). */
+  readonly expectedAgent: string;
   readonly podsInNamespace: readonly PodRecord[];
   readonly operatorNamespace: string;
   readonly now: Date;
@@ -53,6 +56,16 @@ interface PodTally {
   conflictingGrants: Set<string>;
 }
 
+/**
+ * A pod counts as injected from this grant only when the webhook would
+ * converge it today: the grant is allowed and selects it, and its agent is
+ * exactly the one the grant gives. Markers alone prove nothing (a pod author
+ * writes them as easily as ddcred), so a pod that carries this grant's
+ * markers or agent configuration but fails that check is stale: from an
+ * older generation of the spec or an older operator, or made to look
+ * injected. Either way, restarting it lets the webhook inject it afresh or
+ * refuse it.
+ */
 function tallyPods(world: GrantWorld): PodTally {
   const { grant } = world;
   const name = grant.metadata.name;
@@ -60,14 +73,20 @@ function tallyPods(world: GrantWorld): PodTally {
   const tally: PodTally = { injected: 0, stale: [], missed: [], conflicting: 0, conflictingGrants: new Set() };
   for (const pod of world.podsInNamespace) {
     if (!podIsLive(pod)) continue;
-    if (pod.hasAgent) {
-      if (pod.metadata.annotations[INJECTED_ANNOTATION] !== name) continue;
-      tally.injected += 1;
+    const claimed = claimedGrant(pod);
+    if (claimed !== undefined && claimed !== name) continue;
+    const choice = chooseGrant(pod, world.grantsInNamespace);
+    if (claimed !== undefined) {
+      const verified =
+        world.policy.allowed &&
+        choice.kind === "chosen" &&
+        choice.grant.metadata.name === name &&
+        claimMatches(pod.injection, name, world.expectedAgent);
       const injectedFrom = Number(pod.metadata.annotations[GRANT_GENERATION_ANNOTATION] ?? 0);
-      if (injectedFrom < generation) tally.stale.push(pod.metadata.name);
+      if (verified) tally.injected += 1;
+      if (!verified || injectedFrom < generation) tally.stale.push(pod.metadata.name);
       continue;
     }
-    const choice = chooseGrant(pod, world.grantsInNamespace);
     if (choice.kind === "chosen" && choice.grant.metadata.name === name) {
       tally.missed.push(pod.metadata.name);
     } else if (choice.kind === "conflict" && choice.grants.some((g) => g.metadata.name === name)) {
@@ -77,6 +96,11 @@ function tallyPods(world: GrantWorld): PodTally {
     }
   }
   return tally;
+}
+
+/** The grant a pod claims to be injected from, by its annotation or its agent's configuration. */
+function claimedGrant(pod: PodRecord): string | undefined {
+  return pod.metadata.annotations[INJECTED_ANNOTATION] ?? (pod.injection.agents > 0 ? pod.injection.agentGrant : undefined);
 }
 
 function readiness(world: GrantWorld, tally: PodTally): { ok: boolean; reason: ReadyReason; message: string } {
@@ -114,7 +138,9 @@ function readiness(world: GrantWorld, tally: PodTally): { ok: boolean; reason: R
   const stale = tally.stale.length;
   const notes = [
     missed > 0 ? `${missed} matching pod(s) carry no agent (created before the grant or while the webhook was unavailable): recreate them` : "",
-    stale > 0 ? `${stale} pod(s) run an older generation of this grant: restart them to apply it` : "",
+    stale > 0
+      ? `${stale} pod(s) carry this grant's markers but not the agent it gives today (an older generation of the spec or of the operator, or markers their author wrote): restart them to apply it`
+      : "",
   ].filter(Boolean);
   return {
     ok: true,

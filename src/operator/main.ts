@@ -10,6 +10,7 @@ import type { SupervisedCache } from "../shared/kube/informer.js";
 import { createEventRecorder } from "../shared/kube/events.js";
 import { LeaderElector } from "../shared/kube/leader-election.js";
 import { createLogger } from "../shared/logger.js";
+import { expectedAgentFingerprint } from "../webhook/injected-agent.js";
 import { parseOperatorConfig } from "./config.js";
 import { startHealthServer } from "./health-server.js";
 import { startWebhook, type RunningWebhook } from "./start-webhook.js";
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
       concurrency: config.controller.concurrency,
       policies,
       requirePolicy: config.requirePolicy,
+      expectedAgent: (grant) => expectedAgentFingerprint(grant, config.injection),
       resyncIntervalMs: config.controller.resyncIntervalSeconds * 1000,
     });
     controller = active;

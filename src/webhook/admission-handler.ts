@@ -22,7 +22,7 @@ export interface AdmissionHandlerDependencies {
 }
 
 /** The `result` label of ddcred_admission_requests_total. */
-export const ADMISSION_RESULTS = ["injected", "converged", "unchanged", "skipped", "not_ready", "bad_request", "error"] as const;
+export const ADMISSION_RESULTS = ["injected", "converged", "unchanged", "skipped", "refused", "not_ready", "bad_request", "error"] as const;
 export type AdmissionResult = (typeof ADMISSION_RESULTS)[number];
 
 /** What was decided, for the one log line and the metrics; never anything secret. */
@@ -66,7 +66,17 @@ export async function reviewPodAdmission(
     grants: deps.grants.grantsInNamespace(request.namespace),
     settings: deps.settings,
   });
-  return { statusCode: 200, review: allowed(request, result), decision: decisionOf(request, result) };
+  const review = result.refusal === undefined ? allowed(request, result) : refused(request, result.refusal);
+  return { statusCode: 200, review, decision: decisionOf(request, result) };
+}
+
+/** Not admitted: the API server shows `message` to whoever created the pod (a ReplicaSet records it in an Event). */
+function refused(request: AdmissionRequest, message: string): AdmissionReviewResponse {
+  return {
+    apiVersion: ADMISSION_API_VERSION,
+    kind: ADMISSION_KIND,
+    response: { uid: request.uid, allowed: false, status: { code: 403, reason: "Forbidden", message } },
+  };
 }
 
 function allowed(request: AdmissionRequest, result: MutationResult): AdmissionReviewResponse {
@@ -136,6 +146,8 @@ function resultOf(result: MutationResult): AdmissionResult {
       return "converged";
     case "AlreadyInjected":
       return "unchanged";
+    case "UnverifiedAgent":
+      return "refused";
     default:
       return "skipped";
   }

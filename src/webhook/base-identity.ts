@@ -7,15 +7,14 @@
 // credential_process in AWS_CONFIG_FILE, and an EKS endpoint in
 // AWS_CONTAINER_CREDENTIALS_FULL_URI would replace ours, so the app would
 // silently run as the base role instead of the granted one.
+import {
+  CONTAINER_CREDENTIALS_ENV,
+  REGION_ENV,
+  serviceAccountTokenVolumeNames,
+  WEB_IDENTITY_ENV,
+} from "../shared/injected-agent.js";
 import { findEnv, isPathWithin, type Container, type EnvVar, type Pod, type VolumeMount } from "./pod.js";
 
-const WEB_IDENTITY_ENV = ["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME"] as const;
-const CONTAINER_CREDENTIALS_ENV = ["AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] as const;
-/**
- * Set beside the identity by the same webhooks. The agent gets them too; the
- * app keeps them, since a region is no identity and may be the user's own.
- */
-const REGION_ENV = ["AWS_STS_REGIONAL_ENDPOINTS", "AWS_DEFAULT_REGION", "AWS_REGION"] as const;
 /** The EKS Pod Identity Agent's link-local addresses (IPv4 and IPv6). */
 const POD_IDENTITY_HOSTS: ReadonlySet<string> = new Set(["169.254.170.23", "[fd00:ec2::23]"]);
 
@@ -62,11 +61,7 @@ function isPodIdentityEndpoint(uri: string | undefined): boolean {
  * is never taken for one.
  */
 export function tokenVolumeNames(pod: Pod): ReadonlySet<string> {
-  return new Set(
-    (pod.spec?.volumes ?? [])
-      .filter((volume) => volume.projected?.sources?.some((source) => source.serviceAccountToken))
-      .map((volume) => volume.name),
-  );
+  return serviceAccountTokenVolumeNames(pod.spec?.volumes ?? []);
 }
 
 /** The mounts the identity's token files are read through: for each file, the deepest token-volume mount holding it. */
@@ -86,10 +81,10 @@ function identityTokenMounts(container: Container, identityEnv: readonly string[
 export function baseIdentityOf(container: Container, tokenVolumes: ReadonlySet<string>): BaseIdentity | undefined {
   const identityEnv = foreignIdentityEnvNames(container);
   if (identityEnv.length === 0) return undefined;
-  const names = [...identityEnv, ...REGION_ENV];
+  const names: ReadonlySet<string> = new Set([...identityEnv, ...REGION_ENV]);
   return {
     sourceContainer: container.name,
-    env: (container.env ?? []).filter((variable) => names.includes(variable.name)),
+    env: (container.env ?? []).filter((variable) => names.has(variable.name)),
     mounts: identityTokenMounts(container, identityEnv, tokenVolumes),
   };
 }
@@ -129,7 +124,8 @@ export function withoutForeignIdentity(container: Container, tokenVolumes: Reado
   const identityEnv = foreignIdentityEnvNames(container);
   if (identityEnv.length === 0) return container;
   const tokenMounts = identityTokenMounts(container, identityEnv, tokenVolumes);
-  const next: Container = { ...container, env: (container.env ?? []).filter((v) => !identityEnv.includes(v.name)) };
+  const moved: ReadonlySet<string> = new Set(identityEnv);
+  const next: Container = { ...container, env: (container.env ?? []).filter((v) => !moved.has(v.name)) };
   if (tokenMounts.length > 0) next.volumeMounts = (container.volumeMounts ?? []).filter((m) => !tokenMounts.includes(m));
   return next;
 }
@@ -140,7 +136,9 @@ export function mergedSkipContainers(current: string | undefined, names: readonl
     .split(",")
     .map((name) => name.trim())
     .filter(Boolean);
-  const missing = names.filter((name) => !listed.includes(name));
+  // A Set: both lists are the pod author's to make long.
+  const present = new Set(listed);
+  const missing = names.filter((name) => !present.has(name));
   if (missing.length === 0) return undefined;
   return [...listed, ...missing].join(",");
 }

@@ -1,38 +1,53 @@
 // Whether and how to inject a pod: the choice of grant (shared with the
 // controller), then the pod's own obstacles. Every "no" carries a reason and,
 // when the pod author can act on it, an admission warning.
+//
+// A pod may arrive already carrying an agent or ddcred's markers: our own
+// output coming back (reinvocationPolicy: IfNeeded), a copy of an injected
+// pod, or a pod author's forgery. All three are the author's to write, so
+// the pod is converged only when its agent is exactly what the grant that
+// selects it gives today; anything else is refused, with what to remove.
 import { AGENT_ENV } from "../shared/agent-config.js";
-import { chooseGrant } from "../shared/grant-choice.js";
+import { chooseGrant, type GrantChoice } from "../shared/grant-choice.js";
 import { resolveGrantSpec, type Grant, type ResolvedGrantSpec } from "../shared/grant.js";
+import { claimMatches, injectionClaim, type InjectionClaim } from "../shared/injected-agent.js";
 import {
   AGENT_CONTAINER_NAME,
   CREDENTIALS_MOUNT_PATH,
+  GRANT_GENERATION_ANNOTATION,
   GRANT_LABEL,
   INJECTED_ANNOTATION,
   SYSTEM_NAMESPACES,
 } from "../shared/names.js";
 import { AGENT_METRICS_PORT_NAME } from "./agent-container.js";
 import { credentialsVolumeName } from "./credentials-volume.js";
+import { expectedAgentFingerprint } from "./injected-agent.js";
 import { nameList, warning, type Outcome } from "./outcome.js";
 import { containerAt, containerSlots, isPathWithin, type Container, type ContainerSlot, type Pod } from "./pod.js";
 import type { InjectionSettings } from "./settings.js";
 
+/** What the injection of one grant into one pod works with. */
+export interface GrantInjection {
+  readonly grant: Grant;
+  readonly spec: ResolvedGrantSpec;
+  /** The app containers to wire, in pod order. */
+  readonly wired: readonly ContainerSlot[];
+  readonly volumeName: string;
+}
+
 export type InjectionPlan =
   | { readonly kind: "skip"; readonly outcome: Outcome; readonly warnings: readonly string[] }
-  | { readonly kind: "converge"; readonly grantName: string }
-  | {
-      readonly kind: "inject";
-      readonly grant: Grant;
-      readonly spec: ResolvedGrantSpec;
-      /** The app containers to wire, in pod order. */
-      readonly wired: readonly ContainerSlot[];
-      readonly volumeName: string;
-    };
+  /** Not admitted: the pod carries an agent or markers ddcred did not give it. */
+  | { readonly kind: "refuse"; readonly outcome: Outcome }
+  /** The pod carries exactly the agent its grant gives: converge the rest, add nothing twice. */
+  | ({ readonly kind: "converge" } & GrantInjection)
+  | ({ readonly kind: "inject" } & GrantInjection);
 
 /**
- * Precedence: excluded namespaces; a pod that already carries the agent
- * (converge only); the grant choice (opt-out, pick, single match, conflict);
- * then what in the pod itself would make an injected pod fail.
+ * Precedence: excluded namespaces; a pod that arrives with an agent or
+ * markers (converge when verified, refuse otherwise); the grant choice
+ * (opt-out, pick, single match, conflict); then what in the pod itself would
+ * make an injected pod fail.
  */
 export function decideInjection(
   pod: Pod,
@@ -43,10 +58,12 @@ export function decideInjection(
   if (SYSTEM_NAMESPACES.has(namespace) || namespace === settings.operatorNamespace) {
     return skip({ reason: "ExcludedNamespace", message: `namespace ${namespace} is never injected` });
   }
-  const injectedFrom = pod.metadata?.annotations?.[INJECTED_ANNOTATION];
-  if (injectedFrom !== undefined && hasAgent(pod)) return { kind: "converge", grantName: injectedFrom };
-
   const choice = chooseGrant(pod, grants);
+  const claimed = claimedMarkers(pod);
+  if (claimed.length > 0) {
+    const verdict = verifyClaim(pod, namespace, choice, claimed, settings);
+    if (verdict !== "inject") return verdict;
+  }
   switch (choice.kind) {
     case "optedOut":
       return skip({ reason: "OptedOut", message: "the pod opts out with ddcred.io/inject: \"false\"" });
@@ -77,9 +94,8 @@ function planForGrant(pod: Pod, grant: Grant, settings: InjectionSettings): Inje
   if (containerSlots(pod).some((slot) => slot.name === AGENT_CONTAINER_NAME)) {
     return blocked("AgentNameTaken", `the pod has its own container named ${AGENT_CONTAINER_NAME}; not injected. Rename that container`);
   }
-  if (pod.spec?.hostNetwork) {
-    return blocked("HostNetwork", "hostNetwork pods share the node's loopback, where the agents of two pods would collide; not injected");
-  }
+  const shared = sharedNamespaceProblem(pod);
+  if (shared) return blocked(shared.reason, shared.text);
   const portUser = containerUsingAgentPorts(pod, settings);
   if (portUser) {
     return blocked("PortTaken", `container ${portUser} uses port ${settings.apiPort} or ${settings.metricsPort}, which the credential agent needs; not injected`);
@@ -104,6 +120,93 @@ function planForGrant(pod: Pod, grant: Grant, settings: InjectionSettings): Inje
   return { kind: "inject", grant, spec, wired, volumeName: credentialsVolumeName(pod) };
 }
 
+/**
+ * Namespaces shared beyond the pod's own containers would hand the agent's
+ * credentials to others: the node's loopback (hostNetwork) to every
+ * hostNetwork pod there; a shared process namespace to every container of
+ * the pod, which can read the agent's environment, memory and mounted files
+ * (its base identity's token) through /proc.
+ */
+function sharedNamespaceProblem(pod: Pod): { reason: Outcome["reason"]; text: string } | undefined {
+  if (pod.spec?.hostNetwork) {
+    return { reason: "HostNetwork", text: "hostNetwork pods share the node's loopback, where the agents of two pods would collide; not injected" };
+  }
+  if (pod.spec?.shareProcessNamespace) {
+    return {
+      reason: "SharedProcessNamespace",
+      text: "shareProcessNamespace: true would let every container of the pod read the credential agent's memory, environment and files through /proc; not injected. Remove shareProcessNamespace from the pod to get credentials",
+    };
+  }
+  return undefined;
+}
+
+const MARKER_ANNOTATIONS = [INJECTED_ANNOTATION, GRANT_GENERATION_ANNOTATION] as const;
+
+/** What on the pod claims an injection: our annotations, and an agent carrying our configuration. */
+function claimedMarkers(pod: Pod): string[] {
+  const annotations = pod.metadata?.annotations ?? {};
+  const markers: string[] = MARKER_ANNOTATIONS.filter((key) => Object.hasOwn(annotations, key)).map((key) => `annotation ${key}`);
+  if (containerSlots(pod).some((slot) => isInjectedAgent(containerAt(pod, slot)))) markers.push(`container ${AGENT_CONTAINER_NAME}`);
+  return markers;
+}
+
+/**
+ * A pod with markers: "inject" when it has no agent and the chosen grant
+ * injects it afresh (its markers are then overwritten); converge when its
+ * agent is exactly what that grant gives; refuse otherwise.
+ */
+function verifyClaim(
+  pod: Pod,
+  namespace: string,
+  choice: GrantChoice,
+  markers: readonly string[],
+  settings: InjectionSettings,
+): InjectionPlan | "inject" {
+  const annotated = pod.metadata?.annotations?.[INJECTED_ANNOTATION];
+  const claim = injectionClaim(pod);
+  const claimedGrant = annotated ?? claim.agentGrant;
+  const refuse = (why: string): InjectionPlan => {
+    const text = `the pod arrives with ${nameList(markers)}${claimedGrant === undefined ? "" : ` for grant ${claimedGrant}`}, but ${why}. ddcred adds these itself: remove the ${AGENT_CONTAINER_NAME} container and the ${MARKER_ANNOTATIONS.join(" and ")} annotations from the pod or its template`;
+    return { kind: "refuse", outcome: { injected: false, reason: "UnverifiedAgent", message: text, ...(claimedGrant === undefined ? {} : { grant: claimedGrant }) } };
+  };
+  if (choice.kind !== "chosen") return refuse(unchosenReason(choice, namespace));
+  const grant = choice.grant;
+  const grantName = grant.metadata.name;
+  if (annotated !== undefined && annotated !== grantName) return refuse(`grant ${grantName} is the one that selects it`);
+  if (claim.agents === 0) return "inject";
+  const mismatch = agentMismatch(claim, grant, settings);
+  if (mismatch) return refuse(mismatch);
+  const shared = sharedNamespaceProblem(pod);
+  if (shared) return refuse(shared.text.replace(/; not injected.*$/, ""));
+  const spec = resolveGrantSpec(grant.spec);
+  const agent = pod.spec?.initContainers?.[0];
+  const volumeName = agent?.volumeMounts?.find((mount) => mount.mountPath === CREDENTIALS_MOUNT_PATH)?.name ?? credentialsVolumeName(pod);
+  return { kind: "converge", grant, spec, wired: containersToWire(pod, spec.containers), volumeName };
+}
+
+function unchosenReason(choice: Exclude<GrantChoice, { kind: "chosen" }>, namespace: string): string {
+  switch (choice.kind) {
+    case "optedOut":
+      return "it opts out of injection (ddcred.io/inject: \"false\")";
+    case "noMatch":
+      return `no DatadogCredentialGrant in ${namespace} that cluster policy allows selects it`;
+    case "conflict":
+      return `several grants select it (${nameList(choice.grants.map((grant) => grant.metadata.name))}) and it picks none`;
+    case "pickNotMatching":
+      return `it picks grant ${choice.pick}, which does not exist, is not allowed by cluster policy or does not select it`;
+  }
+}
+
+function agentMismatch(claim: InjectionClaim, grant: Grant, settings: InjectionSettings): string | undefined {
+  const grantName = grant.metadata.name;
+  const expected = expectedAgentFingerprint(grant, settings);
+  if (claimMatches(claim, grantName, expected)) return undefined;
+  if (claim.agents > 1) return `it has ${claim.agents} containers named ${AGENT_CONTAINER_NAME}`;
+  if (!claim.agentFirst) return `its ${AGENT_CONTAINER_NAME} is not the first init container`;
+  if (claim.agentGrant !== grantName) return `its ${AGENT_CONTAINER_NAME} is configured for ${claim.agentGrant === undefined ? "no grant" : `grant ${claim.agentGrant}`}, while grant ${grantName} selects it`;
+  return `its ${AGENT_CONTAINER_NAME} differs from the agent grant ${grantName} gives today (image, command, configuration, probes, resources, security context or credentials volume)`;
+}
+
 /** grant.spec.containers by name (init containers too, when named), or every regular container. */
 export function containersToWire(pod: Pod, names: readonly string[]): ContainerSlot[] {
   const slots = containerSlots(pod).filter((slot) => slot.name !== AGENT_CONTAINER_NAME);
@@ -126,10 +229,6 @@ function containerUsingAgentPorts(pod: Pod, settings: InjectionSettings): string
  */
 export function isInjectedAgent(container: Container): boolean {
   return container.name === AGENT_CONTAINER_NAME && (container.env ?? []).some((v) => v.name === AGENT_ENV.grantName);
-}
-
-function hasAgent(pod: Pod): boolean {
-  return (pod.spec?.initContainers ?? []).some(isInjectedAgent);
 }
 
 function skip(outcome: Omit<Outcome, "injected">, warnings: readonly string[] = []): InjectionPlan {

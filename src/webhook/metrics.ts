@@ -9,7 +9,7 @@ export interface AdmissionMetrics {
 export function admissionMetrics(registry: Registry): AdmissionMetrics {
   const requests = new Counter({
     name: "ddcred_admission_requests_total",
-    help: "Pod admission requests by result (injected, converged, unchanged, skipped, not_ready, bad_request, error).",
+    help: "Pod admission requests by result (injected, converged, unchanged, skipped, refused, not_ready, bad_request, error).",
     labelNames: ["result"] as const,
     registers: [registry],
   });

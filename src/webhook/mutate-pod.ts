@@ -5,27 +5,20 @@
 // they put new containers, lists and maps where they change something, so the
 // copy shares every untouched subtree with the original and the diff skips
 // those by reference (a full deep clone was a quarter of the admission time).
+// Every step is linear in the size of the pod: its lists are the pod
+// author's to make long.
 import type { Grant } from "../shared/grant.js";
-import { AGENT_ENV } from "../shared/agent-config.js";
-import { AGENT_CONTAINER_NAME, CREDENTIALS_MOUNT_PATH, CREDENTIALS_VOLUME_NAME } from "../shared/names.js";
+import { AGENT_CONTAINER_NAME } from "../shared/names.js";
 import { agentContainer } from "./agent-container.js";
 import { appEnv } from "./app-env.js";
 import { appContainerWiring } from "./app-wiring.js";
-import {
-  EKS_SKIP_CONTAINERS_ANNOTATION,
-  findBaseIdentity,
-  foreignIdentityEnvNames,
-  mergedSkipContainers,
-  tokenVolumeNames,
-  withBaseIdentity,
-  withoutForeignIdentity,
-} from "./base-identity.js";
+import { findBaseIdentity, foreignIdentityEnvNames, tokenVolumeNames, withBaseIdentity, withoutForeignIdentity } from "./base-identity.js";
 import { credentialsMount, credentialsVolume } from "./credentials-volume.js";
-import { decideInjection, isInjectedAgent, type InjectionPlan } from "./decide-injection.js";
+import { decideInjection, type GrantInjection } from "./decide-injection.js";
 import { diffJson, type JsonPatchOperation } from "./json-patch.js";
-import { nameList, warning, type Outcome } from "./outcome.js";
+import { boundedWarnings, nameList, warning, type Outcome } from "./outcome.js";
 import { podMarkers } from "./pod-markers.js";
-import { containerAt, containerSlots, replaceContainer, type Container, type ContainerSlot, type Pod } from "./pod.js";
+import { containerAt, replaceContainer, type Container, type ContainerSlot, type Pod } from "./pod.js";
 import type { InjectionSettings } from "./settings.js";
 
 export interface MutationInput {
@@ -41,6 +34,8 @@ export interface MutationResult {
   readonly patch: JsonPatchOperation[];
   readonly warnings: string[];
   readonly outcome: Outcome;
+  /** Set when the pod must not be admitted at all: why, and what to change. */
+  readonly refusal?: string;
 }
 
 export function mutatePod(input: MutationInput): MutationResult {
@@ -48,45 +43,32 @@ export function mutatePod(input: MutationInput): MutationResult {
   switch (plan.kind) {
     case "skip":
       return { patch: [], warnings: [...plan.warnings], outcome: plan.outcome };
+    case "refuse":
+      return { patch: [], warnings: [], outcome: plan.outcome, refusal: `ddcred: ${plan.outcome.message}` };
     case "converge":
-      return convergeInjectedPod(input.pod, plan.grantName);
+      return convergeInjectedPod(input.pod, plan, input.settings);
     case "inject":
       return injectPod(input.pod, plan, input.settings);
   }
 }
 
-type InjectPlan = Extract<InjectionPlan, { kind: "inject" }>;
-
-function injectPod(pod: Pod, plan: InjectPlan, settings: InjectionSettings): MutationResult {
+function injectPod(pod: Pod, plan: GrantInjection, settings: InjectionSettings): MutationResult {
   const { grant, spec, wired, volumeName } = plan;
   const next = copyForMutation(pod);
-  const warnings: string[] = [];
   const baseIdentity = findBaseIdentity(pod, wired.map((slot) => containerAt(pod, slot)));
   // With exposeToWorkload off the app gets no AWS credentials from us, so
   // whatever identity it has stays its own.
   const movesIdentity = spec.aws.exposeToWorkload;
-
-  const env = appEnv(spec, settings);
-  const mount = credentialsMount(volumeName, "readOnly");
-  const tokenVolumes = tokenVolumeNames(pod);
-  for (const slot of wired) {
-    const current = containerAt(next, slot);
-    const wiring = appContainerWiring(movesIdentity ? withoutForeignIdentity(current, tokenVolumes) : current, env, mount);
-    replaceContainer(next, slot, wiring.container);
-    if (wiring.keptEnv.length > 0) {
-      warnings.push(warning(`container ${slot.name} keeps its own ${nameList(wiring.keptEnv, 8)}; ddcred did not override them`));
-    }
-  }
+  const notes = wireAppContainers(pod, next, plan, settings);
   addAgentFirst(next, agentContainer({ grantName: grant.metadata.name, spec, settings, volumeName, baseIdentity }));
   addVolume(next, credentialsVolume(volumeName, settings.volumeSizeLimit));
   const markers = podMarkers(grant, pod.metadata?.annotations ?? {}, movesIdentity ? wired.map((slot) => slot.name) : []);
   applyMarkers(next, markers);
-  warnings.push(...markers.warnings.map(warning));
 
   const moved = baseIdentity && movesIdentity ? `; the base AWS identity from container ${baseIdentity.sourceContainer} now serves the agent only` : "";
   return {
     patch: diffJson(pod, next),
-    warnings,
+    warnings: [...boundedWarnings(notes), ...markers.warnings.map(warning)],
     outcome: {
       injected: true,
       reason: "Injected",
@@ -97,56 +79,85 @@ function injectPod(pod: Pod, plan: InjectPlan, settings: InjectionSettings): Mut
 }
 
 /**
- * A pod that already carries the agent is not injected again. The one change
- * it may still need comes from another webhook that ran after us
- * (reinvocationPolicy: IfNeeded) and gave the wired app containers a base AWS
- * identity: that identity moves to the agent, and the apps keep resolving
- * the granted role. Applied to its own output this changes nothing.
+ * The grant's env and the read-only credentials mount in each wired app
+ * container of `next`, after moving out a base identity another webhook gave
+ * it. Returns what the pod author should hear about.
  */
-function convergeInjectedPod(pod: Pod, grantName: string): MutationResult {
-  const next = copyForMutation(pod);
-  const agentSlot = containerSlots(next).find((slot) => slot.list === "initContainers" && isInjectedAgent(containerAt(next, slot)));
-  const agent = agentSlot && containerAt(next, agentSlot);
-  const alreadyInjected: Outcome = {
-    injected: true,
-    reason: "AlreadyInjected",
-    grant: grantName,
-    message: `the pod already carries the credential agent from grant ${grantName}`,
-  };
-  if (!agentSlot || !agent || findEnvValue(agent, AGENT_ENV.exposeToWorkload) === "false") {
-    return { patch: [], warnings: [], outcome: alreadyInjected };
-  }
-  const wired = wiredSlots(next, agent);
-  const baseIdentity = findBaseIdentity(pod, wired.map((slot) => containerAt(pod, slot)));
-  replaceContainer(next, agentSlot, withBaseIdentity(agent, baseIdentity));
+function wireAppContainers(pod: Pod, next: Pod, plan: GrantInjection, settings: InjectionSettings): string[] {
+  const env = appEnv(plan.spec, settings);
+  const mount = credentialsMount(plan.volumeName, "readOnly");
   const tokenVolumes = tokenVolumeNames(pod);
-  for (const slot of wired) replaceContainer(next, slot, withoutForeignIdentity(containerAt(next, slot), tokenVolumes));
-  const skip = mergedSkipContainers(next.metadata?.annotations?.[EKS_SKIP_CONTAINERS_ANNOTATION], wired.map((s) => s.name));
-  if (skip !== undefined) applyMarkers(next, { labels: {}, annotations: { [EKS_SKIP_CONTAINERS_ANNOTATION]: skip } });
+  const notes: string[] = [];
+  for (const slot of plan.wired) {
+    const current = containerAt(next, slot);
+    const wiring = appContainerWiring(plan.spec.aws.exposeToWorkload ? withoutForeignIdentity(current, tokenVolumes) : current, env, mount);
+    replaceContainer(next, slot, wiring.container);
+    if (wiring.keptEnv.length > 0) {
+      notes.push(`container ${slot.name} keeps its own ${nameList(wiring.keptEnv, 8)}; ddcred did not override them`);
+    }
+    const sources = envFromSources(current, wiring.addedEnv);
+    if (sources.length > 0) {
+      notes.push(
+        `container ${slot.name} takes env from ${nameList(sources, 2)}; where that sets ${nameList(wiring.addedEnv, 3)}, ddcred's value wins. To keep yours, set it under env, which ddcred leaves alone`,
+      );
+    }
+  }
+  return notes;
+}
+
+/**
+ * The envFrom sources of a container that can set one of the env names
+ * ddcred adds: Kubernetes lets `env` win over `envFrom`, so a value the user
+ * keeps in a ConfigMap or Secret would silently lose. ddcred cannot read
+ * those objects (nor would they stay as they are), so it says so instead.
+ */
+function envFromSources(container: Container, added: readonly string[]): string[] {
+  const sources: string[] = [];
+  for (const source of container.envFrom ?? []) {
+    const prefix = source.prefix ?? "";
+    if (!added.some((name) => name.startsWith(prefix))) continue;
+    if (source.configMapRef) sources.push(`ConfigMap ${source.configMapRef.name ?? ""}`);
+    else if (source.secretRef) sources.push(`Secret ${source.secretRef.name ?? ""}`);
+  }
+  return sources;
+}
+
+/**
+ * A pod whose agent is exactly what its grant gives today: our own output
+ * coming back (reinvocationPolicy: IfNeeded), or a copy of an injected pod.
+ * Nothing is added twice; the rest converges to what injection would leave:
+ * a base identity another webhook gave the wired app containers after us
+ * moves to the agent, missing env or mounts are wired, the markers name the
+ * grant's current generation. Applied to its own output this changes nothing.
+ */
+function convergeInjectedPod(pod: Pod, plan: GrantInjection, settings: InjectionSettings): MutationResult {
+  const { grant, spec, wired } = plan;
+  const next = copyForMutation(pod);
+  const grantName = grant.metadata.name;
+  const agentSlot: ContainerSlot = { list: "initContainers", index: 0, name: AGENT_CONTAINER_NAME };
+  const movesIdentity = spec.aws.exposeToWorkload;
+  if (movesIdentity) {
+    const baseIdentity = findBaseIdentity(pod, wired.map((slot) => containerAt(pod, slot)));
+    replaceContainer(next, agentSlot, withBaseIdentity(containerAt(next, agentSlot), baseIdentity));
+  }
+  wireAppContainers(pod, next, plan, settings);
+  applyMarkers(next, podMarkers(grant, pod.metadata?.annotations ?? {}, movesIdentity ? wired.map((slot) => slot.name) : []));
 
   const patch = diffJson(pod, next);
-  if (patch.length === 0) return { patch, warnings: [], outcome: alreadyInjected };
+  const alreadyInjected = `the pod already carries the credential agent from grant ${grantName}`;
+  if (patch.length === 0) {
+    return { patch, warnings: [], outcome: { injected: true, reason: "AlreadyInjected", grant: grantName, message: alreadyInjected } };
+  }
   const movedFrom = wired.filter((slot) => foreignIdentityEnvNames(containerAt(pod, slot)).length > 0).map((slot) => slot.name);
   const change =
-    movedFrom.length > 0
+    movesIdentity && movedFrom.length > 0
       ? `the base AWS identity another webhook added to ${nameList(movedFrom)} now serves the agent only`
-      : `the wired containers are listed in ${EKS_SKIP_CONTAINERS_ANNOTATION} again`;
+      : "its app containers and markers were brought in line with the grant";
   return {
     patch,
     warnings: [],
-    outcome: { injected: true, reason: "Converged", grant: grantName, message: `${alreadyInjected.message}; ${change}` },
+    outcome: { injected: true, reason: "Converged", grant: grantName, message: `${alreadyInjected}; ${change}` },
   };
-}
-
-/** The app containers an earlier injection wired: those mounting the agent's credentials volume. */
-function wiredSlots(pod: Pod, agent: Container): ContainerSlot[] {
-  const volumeName =
-    agent.volumeMounts?.find((mount) => mount.mountPath === CREDENTIALS_MOUNT_PATH)?.name ?? CREDENTIALS_VOLUME_NAME;
-  return containerSlots(pod).filter(
-    (slot) =>
-      slot.name !== AGENT_CONTAINER_NAME &&
-      (containerAt(pod, slot).volumeMounts ?? []).some((m) => m.name === volumeName && m.mountPath === CREDENTIALS_MOUNT_PATH),
-  );
 }
 
 /** A copy whose own maps and lists the steps may replace entries of; everything below is shared. */
@@ -161,10 +172,6 @@ function copyForMutation(pod: Pod): Pod {
       ...(spec.initContainers ? { initContainers: [...spec.initContainers] } : {}),
     },
   };
-}
-
-function findEnvValue(container: Container, name: string): string | undefined {
-  return container.env?.findLast((variable) => variable.name === name)?.value;
 }
 
 function addAgentFirst(pod: Pod, agent: Container): void {

@@ -22,10 +22,14 @@ export type OutcomeReason =
   /** A container already uses the agent's API or metrics port. */
   | "PortTaken"
   /** hostNetwork pods share the node's loopback: agents of two pods would collide. */
-  | "HostNetwork";
+  | "HostNetwork"
+  /** A shared process namespace would let every container read the agent's memory and files. */
+  | "SharedProcessNamespace"
+  /** Refused: the pod arrives with an agent or markers that are not exactly what its grant gives. */
+  | "UnverifiedAgent";
 
 export interface Outcome {
-  /** Whether the admitted pod carries the agent. */
+  /** Whether the admitted pod carries the agent (false too when the pod is refused). */
   readonly injected: boolean;
   readonly reason: OutcomeReason;
   readonly message: string;
@@ -45,4 +49,13 @@ export function warning(text: string): string {
 export function nameList(names: readonly string[], shown = 4): string {
   if (names.length <= shown) return names.join(", ");
   return `${names.slice(0, shown).join(", ")} and ${names.length - shown} more`;
+}
+
+/**
+ * At most `max` warnings, the last one counting those left out: a pod with
+ * thousands of containers must not get thousands of warnings back.
+ */
+export function boundedWarnings(texts: readonly string[], max = 5): string[] {
+  if (texts.length <= max) return texts.map(warning);
+  return [...texts.slice(0, max - 1).map(warning), warning(`and ${texts.length - max + 1} more warnings like these`)];
 }

@@ -212,7 +212,7 @@ function logDecision(logger: Logger, decision: AdmissionDecision, seconds: numbe
     durationMs: Math.round(seconds * 1e6) / 1e3,
   };
   const message = outcome?.message ?? "refused: grant cache not synced yet";
-  if (decision.result === "not_ready") logger.warn(line, message);
+  if (decision.result === "not_ready" || decision.result === "refused") logger.warn(line, message);
   else logger.info(line, message);
 }
 

@@ -20,6 +20,10 @@ import {
   waitForGrant,
 } from "../harness/kube.js";
 import { startOperator, type OperatorProcess } from "../harness/operator.js";
+import { applyPatch } from "../webhook/support/fixtures.js";
+import { parseOperatorConfig } from "../../src/operator/config.js";
+import type { Grant } from "../../src/shared/grant.js";
+import { mutatePod } from "../../src/webhook/mutate-pod.js";
 import {
   AGENT_CONTAINER_NAME,
   GRANT_GENERATION_ANNOTATION,
@@ -29,6 +33,9 @@ import {
   INJECTION_ENABLED,
   INJECTION_LABEL,
 } from "../../src/shared/names.js";
+
+/** The operator's injection settings: its controller counts only agents these would give. */
+const OPERATOR_ENV = { DDCRED_WEBHOOK_ENABLED: "false", DDCRED_AGENT_IMAGE: "registry.example/ddcred-operator:test" };
 
 let admin: KubeConfig;
 let core: CoreV1Api;
@@ -48,7 +55,7 @@ beforeAll(async () => {
   operator = await startOperator({
     kubeconfig: path,
     namespace: operatorNamespace,
-    env: { DDCRED_WEBHOOK_ENABLED: "false", DDCRED_LEASE_NAME: names.LEASE_NAME },
+    env: { ...OPERATOR_ENV, DDCRED_LEASE_NAME: names.LEASE_NAME },
   });
 });
 
@@ -64,12 +71,29 @@ async function workspace(injection = true): Promise<string> {
   return ns;
 }
 
-/** A pod as the webhook leaves it: the agent sidecar and the markers. */
-function injectedPod(name: string, labels: Record<string, string>, grant: string, generation: number): V1Pod {
+/**
+ * A pod as the webhook leaves it, injected from `grant` with the operator's
+ * own injection settings (the controller counts only agents it would give).
+ */
+function injectedPod(name: string, labels: Record<string, string>, grant: Grant, spec: Partial<V1Pod["spec"]> = {}): V1Pod {
+  const pod = simplePod(name, { ...labels, [GRANT_LABEL]: grant.metadata.name }, spec);
+  const result = mutatePod({ pod, namespace: grant.metadata.namespace, grants: [grant], settings: injectionSettingsOf(OPERATOR_ENV) });
+  expect(result.outcome.reason).toBe("Injected");
+  return applyPatch(pod, result.patch);
+}
+
+/** What a pod author can write without the webhook: the markers and a container named like the agent. */
+function forgedPod(name: string, labels: Record<string, string>, grant: string, generation: number): V1Pod {
   const pod = simplePod(name, { ...labels, [GRANT_LABEL]: grant });
   pod.metadata!.annotations = { [INJECTED_ANNOTATION]: grant, [GRANT_GENERATION_ANNOTATION]: String(generation) };
-  pod.spec!.initContainers = [{ name: AGENT_CONTAINER_NAME, image: "ddcred/agent:test", restartPolicy: "Always" }];
+  pod.spec!.initContainers = [{ name: AGENT_CONTAINER_NAME, image: "registry.example/look-alike:1", restartPolicy: "Always" }];
   return pod;
+}
+
+function injectionSettingsOf(env: Record<string, string>) {
+  const parsed = parseOperatorConfig({ ...env, DDCRED_NAMESPACE: operatorNamespace });
+  if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+  return parsed.config.injection;
 }
 
 async function events(namespace: string, grant: string) {
@@ -117,7 +141,7 @@ describe("the grant controller", () => {
   it("reports a conflict on both grants that select the same pod, and clears it when the pod picks one", async () => {
     const ns = await workspace();
     await createGrant(admin, ns, "first", grantSpec());
-    await createGrant(admin, ns, "second", grantSpec({ podSelector: { matchExpressions: [{ key: "app", operator: "Exists" }] } }));
+    const secondGrant = await createGrant(admin, ns, "second", grantSpec({ podSelector: { matchExpressions: [{ key: "app", operator: "Exists" }] } }));
     await createPod(admin, ns, simplePod("ambiguous", { app: "demo" }));
     for (const [name, other] of [["first", "second"], ["second", "first"]] as const) {
       const grant = await waitForGrant(admin, ns, name, (g) => readyCondition(g)?.reason === "ConflictingGrants");
@@ -130,7 +154,7 @@ describe("the grant controller", () => {
     );
 
     await core.deleteNamespacedPod({ name: "ambiguous", namespace: ns, gracePeriodSeconds: 0 });
-    await createPod(admin, ns, injectedPod("picked", { app: "demo" }, "second", 1));
+    await createPod(admin, ns, injectedPod("picked", { app: "demo" }, secondGrant));
     await waitForGrant(admin, ns, "first", (g) => readyCondition(g)?.status === "True" && g.status?.missedPods === 0);
     const second = await waitForGrant(admin, ns, "second", (g) => g.status?.injectedPods === 1);
     expect(readyCondition(second)?.status).toBe("True");
@@ -151,10 +175,9 @@ describe("the grant controller", () => {
   it("follows injected, stale and missed pods as they come and go", async () => {
     const ns = await workspace();
     const grant = await createGrant(admin, ns, "ray", grantSpec({ serviceAccountNames: ["ray-runner"] }));
-    const generation = grant.metadata.generation ?? 1;
     const asRunner = { serviceAccountName: "ray-runner" };
-    await createPod(admin, ns, { ...injectedPod("head", { app: "demo" }, "ray", generation), spec: { ...injectedPod("head", {}, "ray", 1).spec!, ...asRunner } });
-    await createPod(admin, ns, { ...injectedPod("worker-a", { app: "demo" }, "ray", generation), spec: { ...injectedPod("w", {}, "ray", 1).spec!, ...asRunner } });
+    await createPod(admin, ns, injectedPod("head", { app: "demo" }, grant, asRunner));
+    await createPod(admin, ns, injectedPod("worker-a", { app: "demo" }, grant, asRunner));
     await createPod(admin, ns, simplePod("late", { app: "demo" }, asRunner));
     // Not counted: another service account, opted out, unrelated, finished.
     await createPod(admin, ns, simplePod("other-sa", { app: "demo" }));
@@ -169,20 +192,30 @@ describe("the grant controller", () => {
       (await events(ns, "ray")).some((e) => e.reason === "PodsMissed" && e.message?.includes("late")),
     );
 
-    // A spec change makes the running pods stale until they are recreated.
+    // A spec change gives a different agent: the running pods are stale, no
+    // longer injected from the grant as it is, until they are recreated.
     const updated = await patchGrantSpec(admin, ns, "ray", { aws: { roleArn: "arn:aws:iam::123456789012:role/v2" } });
     status = (await waitForGrant(admin, ns, "ray", (g) => g.status?.observedGeneration === updated.metadata.generation)).status;
-    expect(status).toMatchObject({ injectedPods: 2, stalePods: 2, missedPods: 1 });
+    expect(status).toMatchObject({ injectedPods: 0, stalePods: 2, missedPods: 1 });
 
     await core.deleteNamespacedPod({ name: "worker-a", namespace: ns, gracePeriodSeconds: 0 });
     await core.deleteNamespacedPod({ name: "late", namespace: ns, gracePeriodSeconds: 0 });
-    status = (await waitForGrant(admin, ns, "ray", (g) => g.status?.injectedPods === 1 && g.status?.missedPods === 0)).status;
-    expect(status).toMatchObject({ injectedPods: 1, stalePods: 1, missedPods: 0 });
+    status = (await waitForGrant(admin, ns, "ray", (g) => g.status?.stalePods === 1 && g.status?.missedPods === 0)).status;
+    expect(status).toMatchObject({ injectedPods: 0, stalePods: 1, missedPods: 0 });
 
     // A pod that finished no longer counts.
     const head = await core.readNamespacedPod({ name: "head", namespace: ns });
     await core.replaceNamespacedPodStatus({ name: "head", namespace: ns, body: { ...head, status: { phase: "Succeeded" } } });
     await waitForGrant(admin, ns, "ray", (g) => g.status?.injectedPods === 0 && g.status?.stalePods === 0);
+  });
+
+  it("never counts a pod its author made to look injected (markers and a container named ddcred-agent)", async () => {
+    const ns = await workspace();
+    const grant = await createGrant(admin, ns, "ray", grantSpec());
+    await createPod(admin, ns, forgedPod("forged", { app: "demo" }, "ray", grant.metadata.generation ?? 1));
+    await createPod(admin, ns, injectedPod("real", { app: "demo" }, grant));
+    const status = (await waitForGrant(admin, ns, "ray", (g) => g.status?.injectedPods === 1 && g.status?.stalePods === 1)).status;
+    expect(status).toMatchObject({ injectedPods: 1, stalePods: 1, missedPods: 0 });
   });
 
   it("reports a selector the API server accepted but that can never match", async () => {

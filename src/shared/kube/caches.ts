@@ -2,7 +2,8 @@
 // (slim records: the controller watches every pod, so it keeps only what
 // matching and counting read).
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
-import { API_GROUP, API_VERSION, AGENT_CONTAINER_NAME } from "../names.js";
+import { injectionClaim, type InjectionClaim } from "../injected-agent.js";
+import { API_GROUP, API_VERSION } from "../names.js";
 import { GRANT_PLURAL, type Grant } from "../grant.js";
 import { POLICY_PLURAL, type Policy } from "../policy.js";
 import { Informer, type InformerLogger } from "./informer.js";
@@ -25,7 +26,8 @@ export interface PodRecord {
     readonly deleting: boolean;
   };
   readonly spec: { readonly serviceAccountName: string };
-  readonly hasAgent: boolean;
+  /** Its agent as a fingerprint: what the controller checks before counting the pod as injected. */
+  readonly injection: InjectionClaim;
   readonly phase: string;
 }
 
@@ -44,7 +46,7 @@ export function podRecord(pod: V1Pod): PodRecord {
       deleting: Boolean(pod.metadata?.deletionTimestamp),
     },
     spec: { serviceAccountName: pod.spec?.serviceAccountName || "default" },
-    hasAgent: (pod.spec?.initContainers ?? []).some((container) => container.name === AGENT_CONTAINER_NAME),
+    injection: injectionClaim(pod),
     phase: pod.status?.phase ?? "Pending",
   };
 }
