@@ -48,7 +48,7 @@ export async function startAgent(
 
   const secret = generateAgentSecret();
   await Promise.all([files.writeStaticFiles(config.aws.exposeToWorkload, config.aws.region), files.writeAgentToken(secret)]);
-  const servers = await startServers(config, secret, refreshers, readiness, metrics);
+  const servers = await startServers(config, secret, refreshers, readiness, metrics, log);
   log.info(
     {
       apiPort: config.apiPort,

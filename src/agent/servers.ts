@@ -6,6 +6,7 @@ import { createAuthorizer } from "./delivery/auth.js";
 import type { Readiness } from "./delivery/http-reply.js";
 import { createLoopbackApi } from "./delivery/loopback-api.js";
 import { createProbeServerHandler } from "./delivery/probe-server.js";
+import type { Logger } from "./logger.js";
 import type { AgentMetrics } from "./metrics.js";
 import type { AgentRefreshers } from "./refreshers.js";
 
@@ -19,6 +20,7 @@ export async function startServers(
   refreshers: AgentRefreshers,
   readiness: () => Readiness,
   metrics: AgentMetrics,
+  log: Logger,
 ): Promise<AgentServers> {
   const api = createServer(
     createLoopbackApi({
@@ -35,7 +37,9 @@ export async function startServers(
       requestServed: metrics.requestServed,
     }),
   );
-  const probes = createServer(createProbeServerHandler(metrics.registry, readiness));
+  const probes = createServer(
+    createProbeServerHandler(metrics.registry, readiness, (reason) => log.warn({ reason }, "readiness probe: not ready")),
+  );
   await Promise.all([listen(api, config.apiPort, "127.0.0.1"), listen(probes, config.metricsPort, config.metricsAddress)]);
   return { close: async () => void (await Promise.all([close(api), close(probes)])) };
 }
