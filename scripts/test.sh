@@ -8,8 +8,16 @@ bash "$ROOT/scripts/setup.sh" --kuberay
 cd "$ROOT"
 results="$ROOT/.vitest-results.json"
 rm -f "$results"
+# The node the suite runs changes the host (network, iptables, sysctls,
+# mounts, cgroups); record the host first, and prove afterwards that the run
+# put everything back.
+host_before="$(mktemp)"
+trap 'rm -f "$host_before"' EXIT
+"$NODE" scripts/run-ts.mjs test/harness/node/host-check.ts snapshot "$host_before"
 status=0
 "$NODE" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
+host_status=0
+"$NODE" scripts/run-ts.mjs test/harness/node/host-check.ts compare "$host_before" || host_status=$?
 
 if [[ ! -s "$results" ]]; then
   echo "vitest wrote no results (exit $status)"
@@ -22,5 +30,7 @@ read -r passed failed < <("$NODE" -e '
   const brokenFiles = r.testResults.filter((f) => f.status === "failed" && f.assertionResults.length === 0).length;
   console.log(r.numPassedTests, r.numFailedTests + brokenFiles);
 ' "$results")
+# The host comparison counts as one more test.
+if [[ "$host_status" -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 echo "${passed} passed, ${failed} failed"
-[[ "$status" -eq 0 && "$failed" -eq 0 && "$passed" -gt 0 ]]
+[[ "$status" -eq 0 && "$failed" -eq 0 && "$passed" -gt 1 ]]

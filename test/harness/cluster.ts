@@ -2,7 +2,8 @@
 // Go operators: Debian's etcd plus a kube-apiserver built from the
 // k8s.io/kubernetes module (scripts/build-go-tools.sh). RBAC on, service
 // account tokens signed, admission webhooks called over real TLS. No
-// controller-manager, scheduler or kubelet: see DESIGN.md "Verified on this machine".
+// controller-manager, scheduler or kubelet here: pods are stored, never run,
+// which keeps most tests fast. test/harness/node/ adds a real node.
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get as httpsGet } from "node:https";
@@ -22,6 +23,9 @@ export interface ClusterInfo {
 }
 
 export interface Cluster extends ClusterInfo {
+  /** Tokens of options.identities, by the names given there. */
+  readonly identityTokens: Readonly<Record<string, string>>;
+  readonly saKeyFile: string;
   stopApiServer(): Promise<void>;
   startApiServer(): Promise<void>;
   stop(): Promise<void>;
@@ -32,14 +36,29 @@ export interface ClusterOptions {
   readonly apiServerArgs?: readonly string[];
   /** Keep the temp dir after stop (debugging). */
   readonly keep?: boolean;
+  /** The API server's bind and advertise address (a node cluster uses the node's). Default 127.0.0.1. */
+  readonly address?: string;
+  /** Default ["RBAC"]; a cluster with a kubelet adds "Node". */
+  readonly authorizationModes?: readonly string[];
+  /** More static token identities: token-file lines after the token, i.e. "user,uid,group1,group2". */
+  readonly identities?: Readonly<Record<string, string>>;
+  /** Where to keep the cluster's files; default a new temp dir. */
+  readonly dir?: string;
 }
 
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), "ddcred-cluster-"));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "ddcred-cluster-"));
   const pki = join(dir, "pki");
-  mkdirSync(pki);
+  mkdirSync(pki, { recursive: true });
   const adminToken = randomBytes(24).toString("hex");
-  writeFileSync(join(dir, "tokens.csv"), `${adminToken},ddcred-test-admin,ddcred-test-admin,system:masters\n`, { mode: 0o600 });
+  const tokenLines = [`${adminToken},ddcred-test-admin,ddcred-test-admin,system:masters`];
+  const identityTokens: Record<string, string> = {};
+  for (const [name, identity] of Object.entries(options.identities ?? {})) {
+    identityTokens[name] = randomBytes(24).toString("hex");
+    tokenLines.push(`${identityTokens[name]},${identity}`);
+  }
+  writeFileSync(join(dir, "tokens.csv"), `${tokenLines.join("\n")}\n`, { mode: 0o600 });
+  const address = options.address ?? "127.0.0.1";
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   writeFileSync(join(pki, "sa.key"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
   writeFileSync(join(pki, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
@@ -61,16 +80,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     { logFile: join(dir, "etcd.log") },
   );
 
-  const server = `https://127.0.0.1:${apiPort}`;
+  const server = `https://${address}:${apiPort}`;
   const caFile = join(pki, "apiserver.crt");
   const apiServerArgs = [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
+    `--bind-address=${address}`,
+    `--advertise-address=${address}`,
     `--secure-port=${apiPort}`,
     `--cert-dir=${pki}`,
     `--token-auth-file=${join(dir, "tokens.csv")}`,
-    "--authorization-mode=RBAC",
+    `--authorization-mode=${(options.authorizationModes ?? ["RBAC"]).join(",")}`,
     `--service-account-key-file=${join(pki, "sa.pub")}`,
     `--service-account-signing-key-file=${join(pki, "sa.key")}`,
     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -107,6 +126,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     server,
     caFile,
     adminToken,
+    identityTokens,
+    saKeyFile: join(pki, "sa.key"),
     adminKubeconfig,
     dir,
     startApiServer,

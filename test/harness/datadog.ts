@@ -18,6 +18,8 @@ export interface DatadogServiceOptions {
   readonly tokenTtlSeconds?: number;
   readonly intakeKeyTtlSeconds?: number;
   readonly maxProofAgeSeconds?: number;
+  /** Address to listen on; pods on the test bed's node reach the node address. Default 127.0.0.1. */
+  readonly host?: string;
 }
 
 export interface DatadogService {
@@ -46,6 +48,7 @@ export async function startDatadogService(options: DatadogServiceOptions): Promi
   if (options.tokenTtlSeconds !== undefined) args.push("--token-ttl", String(options.tokenTtlSeconds));
   if (options.intakeKeyTtlSeconds !== undefined) args.push("--intake-key-ttl", String(options.intakeKeyTtlSeconds));
   if (options.maxProofAgeSeconds !== undefined) args.push("--max-proof-age", String(options.maxProofAgeSeconds));
+  if (options.host !== undefined) args.push("--host", options.host);
   const child = spawnTied("datadog-token-service", process.execPath, args, { logFile });
   let url: string;
   try {

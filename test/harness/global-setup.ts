@@ -1,28 +1,45 @@
 // Vitest global setup: one real control plane for the whole run, shared by
-// every test file (each works in namespaces of its own). Tests that restart
-// or break the API server start a cluster of their own instead.
+// every test file (each works in namespaces of its own), and one real node
+// cluster (kubelet, containerd, controllers; test/harness/node) for the files
+// about pods that run. Tests that restart or break the API server start a
+// cluster of their own instead.
 import { execFileSync } from "node:child_process";
 import type { TestProject } from "vitest/node";
 import { installCrd } from "./kube.js";
 import { startCluster, adminKubeConfig, type Cluster, type ClusterInfo } from "./cluster.js";
+import { nodeClusterWanted, startNodeCluster, type NodeCluster, type NodeClusterInfo } from "./node/node-cluster.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
     cluster: ClusterInfo;
+    /** The node cluster, or why this run has none (DDCRED_NODE=off). */
+    node: NodeClusterInfo | { readonly unavailable: string };
   }
 }
 
 let cluster: Cluster | undefined;
+let node: NodeCluster | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   // The bundles the tests run as processes (operator, agent, token service).
   execFileSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
-  cluster = await startCluster();
+  const wanted = nodeClusterWanted();
+  const [started, startedNode] = await Promise.all([startCluster(), wanted === true ? startNodeCluster() : undefined]);
+  cluster = started;
+  node = startedNode;
   await installCrd(adminKubeConfig(cluster));
   const { server, caFile, adminToken, adminKubeconfig, dir } = cluster;
   project.provide("cluster", { server, caFile, adminToken, adminKubeconfig, dir });
+  if (node) {
+    const { stop: _stop, ...info } = node;
+    project.provide("node", info);
+  } else {
+    project.provide("node", { unavailable: wanted === true ? "not started" : wanted });
+  }
 }
 
 export async function teardown(): Promise<void> {
-  await cluster?.stop();
+  const results = await Promise.allSettled([node?.stop(), cluster?.stop()]);
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
 }

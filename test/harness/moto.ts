@@ -32,6 +32,10 @@ export interface MotoServer {
 export interface MotoOptions {
   /** Roles to create, each trusting the base user: "name" or "path/name". Default ["ddcred-test"]. */
   readonly roles?: readonly string[];
+  /** Address to listen on; pods on the test bed's node reach the node address. Default 127.0.0.1. */
+  readonly host?: string;
+  /** More principals every role trusts besides the base user; "{account}" stands for the account ID. */
+  readonly trustedPrincipals?: readonly string[];
 }
 
 export const DEFAULT_TEST_ROLE = "ddcred-test";
@@ -52,17 +56,18 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
   const logFile = join(dir, "moto.log");
   const setupCalls = SETUP_CALLS_FIXED + SETUP_CALLS_PER_ROLE * roles.length;
   // Port 0: werkzeug binds a free port and prints it, so there is no race for one.
-  const server = spawnTied("moto", venvBin("moto_server"), ["-H", "127.0.0.1", "-p", "0"], {
+  const host = options.host ?? "127.0.0.1";
+  const server = spawnTied("moto", venvBin("moto_server"), ["-H", host, "-p", "0"], {
     logFile,
     env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: String(setupCalls), PYTHONUNBUFFERED: "1" },
   });
   try {
     const url = await waitFor(
       "moto to listen",
-      async () => /Running on (http:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(logFile, "utf8"))?.[1],
+      async () => new RegExp(`Running on (http://${host.replaceAll(".", "\\.")}:\\d+)`).exec(readFileSync(logFile, "utf8"))?.[1],
       { process: server, timeoutMs: 30_000 },
     );
-    const setup = await createIdentities(url, roles);
+    const setup = await createIdentities(url, roles, options.trustedPrincipals ?? []);
     return {
       url,
       accountId: setup.accountId,
@@ -84,10 +89,11 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
   }
 }
 
-async function createIdentities(url: string, roles: readonly string[]): Promise<SetupResult> {
+async function createIdentities(url: string, roles: readonly string[], trustedPrincipals: readonly string[]): Promise<SetupResult> {
   const script = join(REPO_ROOT, "test/python/moto_setup.py");
   const { stdout } = await promisify(execFile)(venvBin("python"), [script, url, BASE_USER, ...roles], {
     timeout: 60_000,
+    env: { ...process.env, DDCRED_MOTO_EXTRA_TRUST: JSON.stringify(trustedPrincipals) },
   });
   return JSON.parse(stdout) as SetupResult;
 }

@@ -4,10 +4,14 @@ user with an access key (the agent's base identity) allowed to assume the
 given roles, and the roles themselves, each trusting that user.
 
 Usage: moto_setup.py URL USER_NAME ROLE...   (a role is NAME or PATH/NAME)
+DDCRED_MOTO_EXTRA_TRUST: a JSON list of more principals every role trusts,
+"{account}" standing for the account ID, e.g. the session of a role assumed
+with a web identity: "arn:aws:sts::{account}:assumed-role/base/session".
 Prints one JSON object: accountId, accessKeyId, secretAccessKey, roleArns.
 The number of IAM calls is 3 + 2 * len(roles): moto.ts sets the window to it.
 """
 import json
+import os
 import sys
 
 import boto3
@@ -32,11 +36,13 @@ iam.put_user_policy(
     ),
 )
 key = iam.create_access_key(UserName=user_name)["AccessKey"]
+account = user["Arn"].split(":")[4]
+extra_trust = [p.replace("{account}", account) for p in json.loads(os.environ.get("DDCRED_MOTO_EXTRA_TRUST", "[]"))]
 
 trust = json.dumps(
     {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}],
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": [user["Arn"], *extra_trust]}, "Action": "sts:AssumeRole"}],
     }
 )
 permissions = json.dumps(

@@ -1,0 +1,93 @@
+// The chart installed on the node cluster the way a platform team installs
+// it: `helm install` of charts/ddcred-operator with the image built from the
+// Dockerfile, CRDs from the chart, two operator replicas as the chart's
+// Deployment, the webhook reached through its Service. Only what a cluster
+// without internet needs is set: where the agents find STS and Datadog (the
+// test's stand-ins on the node address) and pull policy Never (the image was
+// imported into containerd, there is no registry).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CHART_DIR, helm, VALUES_FROM_STDIN, valuesInput } from "../../chart/helm.js";
+import { adminKubeConfig } from "../cluster.js";
+import { eventually } from "../kube.js";
+import type { NodeClusterInfo } from "./node-cluster.js";
+
+export interface ChartRelease {
+  readonly name: string;
+  readonly namespace: string;
+  /** The operator image, as the Deployment and the injected agents use it. */
+  readonly image: string;
+  /** helm's output of the install (NOTES.txt included). */
+  readonly installOutput: string;
+  uninstall(): Promise<void>;
+}
+
+export interface ChartReleaseOptions {
+  /** The STS endpoint the agents call (AWS_ENDPOINT_URL_STS), reachable from pods. */
+  readonly stsUrl: string;
+  /** The Datadog API base URL the agents call, reachable from pods. */
+  readonly datadogApiUrl: string;
+  readonly values?: object;
+}
+
+export async function installChart(node: NodeClusterInfo, options: ChartReleaseOptions): Promise<ChartRelease> {
+  const name = "ddcred";
+  const namespace = "ddcred-system";
+  const home = mkdtempSync(join(tmpdir(), "ddcred-node-helm-"));
+  const image = node.images.operator.ref;
+  const at = image.lastIndexOf(":");
+  const values = {
+    image: { repository: image.slice(0, at), tag: image.slice(at + 1), pullPolicy: "Never" },
+    agent: {
+      image: { pullPolicy: "Never" },
+      datadogApiUrl: options.datadogApiUrl,
+      extraEnv: [{ name: "AWS_ENDPOINT_URL_STS", value: options.stsUrl }],
+    },
+    ...options.values,
+  };
+  const kubeconfig = ["--kubeconfig", node.adminKubeconfig];
+  const result = await helm(
+    ["install", name, CHART_DIR, "--namespace", namespace, "--create-namespace", "--wait", "--timeout", "4m", ...kubeconfig, ...VALUES_FROM_STDIN],
+    valuesInput(values),
+    home,
+  );
+  if (result.code !== 0) {
+    rmSync(home, { recursive: true, force: true });
+    throw new Error(`helm install failed (${result.code}): ${result.stderr}`);
+  }
+  const admin = adminKubeConfig(node);
+  await waitForWebhook(admin);
+  return {
+    name,
+    namespace,
+    image,
+    installOutput: result.stdout,
+    async uninstall() {
+      await helm(["uninstall", name, "--namespace", namespace, "--wait", "--timeout", "2m", ...kubeconfig], undefined, home);
+      await admin.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace }).catch(() => undefined);
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Waits until a pod created in an enabled namespace would be injected: a
+ * server-side dry run goes through the API server's admission, webhook
+ * included, without creating (or running) anything.
+ */
+async function waitForWebhook(admin: KubeConfig): Promise<void> {
+  const core = admin.makeApiClient(CoreV1Api);
+  const namespace = "ddcred-webhook-probe";
+  await core.createNamespace({ body: { metadata: { name: namespace, labels: { "ddcred.io/injection": "enabled" } } } }).catch(() => undefined);
+  try {
+    await eventually("the API server to reach the webhook through its Service", async () => {
+      const pod: V1Pod = { metadata: { generateName: "probe-" }, spec: { containers: [{ name: "c", image: "probe" }] } };
+      await core.createNamespacedPod({ namespace, body: pod, dryRun: "All" });
+      return true;
+    }, 120_000);
+  } finally {
+    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  }
+}

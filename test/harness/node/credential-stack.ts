@@ -1,0 +1,63 @@
+// What injected pods on the node talk to, started together: moto (STS and
+// IAM), the web-identity front pods call as their STS endpoint, the Datadog
+// token service, all listening on the node address; and the chart installed
+// with agents pointed at them. Tests, benchmarks and the demo share it.
+import { TEST_ORG_UUID } from "../kube.js";
+import { startMoto, type MotoServer } from "../moto.js";
+import { startDatadogService, type DatadogService } from "../datadog.js";
+import { installChart, type ChartRelease } from "./chart-release.js";
+import { startWebIdentitySts, type WebIdentitySts } from "./web-identity-sts.js";
+import type { NodeClusterInfo } from "./node-cluster.js";
+
+export interface CredentialStack {
+  readonly moto: MotoServer;
+  readonly sts: WebIdentitySts;
+  readonly datadog: DatadogService;
+  readonly release: ChartRelease;
+  readonly orgUuid: string;
+  stop(): Promise<void>;
+}
+
+export interface CredentialStackOptions {
+  /** Roles grants may name (Datadog maps each to the org); "name" or "path/name". */
+  readonly grantedRoles: readonly string[];
+  /**
+   * Roles pods assume with their ServiceAccount token (IRSA), by name, each
+   * with the session name its pods set (AWS_ROLE_SESSION_NAME): the granted
+   * roles trust exactly those sessions. Trust ServiceAccounts to assume them
+   * with stack.sts.trust().
+   */
+  readonly baseRoles?: readonly { readonly role: string; readonly sessionName: string }[];
+  /** More chart values. */
+  readonly values?: object;
+}
+
+export async function startCredentialStack(node: NodeClusterInfo, options: CredentialStackOptions): Promise<CredentialStack> {
+  const stopping: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const step of stopping.reverse()) await step().catch((error: unknown) => console.error(String(error)));
+  };
+  try {
+    const baseRoles = options.baseRoles ?? [];
+    const moto = await startMoto({
+      roles: [...options.grantedRoles, ...baseRoles.map((base) => base.role)],
+      trustedPrincipals: baseRoles.map(({ role, sessionName }) => `arn:aws:sts::{account}:assumed-role/${role.split("/").pop()}/${sessionName}`),
+    });
+    stopping.push(() => moto.stop());
+    const sts = await startWebIdentitySts({ moto, cluster: node, host: node.nodeAddress });
+    stopping.push(() => sts.stop());
+    const datadog = await startDatadogService({
+      host: node.nodeAddress,
+      // Proofs are signed for the STS endpoint the agents call: the front.
+      stsUrl: sts.url,
+      orgs: [{ uuid: TEST_ORG_UUID, roleArns: options.grantedRoles.map((role) => moto.roleArn(role)) }],
+    });
+    stopping.push(() => datadog.stop());
+    const release = await installChart(node, { stsUrl: sts.url, datadogApiUrl: datadog.url, ...(options.values ? { values: options.values } : {}) });
+    stopping.push(() => release.uninstall());
+    return { moto, sts, datadog, release, orgUuid: TEST_ORG_UUID, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
