@@ -21,6 +21,11 @@ shopt -s inherit_errexit
 
 INPUTS="$IMAGES_DIR/inputs"
 mkdir -p "$IMAGES_DIR" "$INPUTS"
+# One build at a time (a test run and a set-up may overlap).
+exec 9>"$IMAGES_DIR/.lock"
+flock 9
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
 case "$(uname -m)" in
   x86_64) NODE_ARCH=x64 PYTHON_PLATFORMS=(manylinux_2_36_x86_64 manylinux2014_x86_64) ;;
   aarch64) NODE_ARCH=arm64 PYTHON_PLATFORMS=(manylinux_2_36_aarch64 manylinux2014_aarch64) ;;
@@ -31,11 +36,14 @@ bah() {
   buildah --root "$BUILDAH_DIR/$BUILDAH_STORAGE_DRIVER/storage" --runroot "$BUILDAH_DIR/$BUILDAH_STORAGE_DRIVER/run" \
     --storage-driver "$BUILDAH_STORAGE_DRIVER" "$@"
 }
+# Working containers a failed run left behind (this storage is ours alone, and locked).
+bah rm --all >/dev/null
 
 digest() { sha256sum | cut -c1-12; }
 
-# The text of these functions: part of every image key, so a changed recipe rebuilds.
-recipe() { declare -f "$@"; }
+# The text of these functions and of the shared steps: part of every image key,
+# so a changed recipe rebuilds.
+recipe() { declare -f "$@" staging_dir add_directory publish; }
 
 # Names and contents of the files under these repository paths.
 repository_files() { (cd "$ROOT" && find "$@" -type f -print0 | sort -z | xargs -0 sha256sum); }
@@ -55,12 +63,12 @@ summary() { # entry.json
     console.log(`${(e.sizeBytes / 1e6).toFixed(1)} MB archive, ${e.layers} layer${e.layers === 1 ? "" : "s"}`)' "$1"
 }
 
-# Writes the image as an OCI archive and its index entry; drops the role's older archives.
+# Writes the image as an OCI archive and its index entry.
 publish() { # role ref started-at-$SECONDS
   local role="$1" ref="$2" started="$3" layout archive entry layers
   archive="$IMAGES_DIR/$role-${ref##*:}.tar"
   entry="${archive%.tar}.json"
-  layout="$(mktemp -d)"
+  layout="$(mktemp -d -p "$WORK")"
   bah push --quiet "$ref" "oci:$layout:$ref"
   # ctr names an imported image after io.containerd.image.name.
   layers="$("$NODE" -e '
@@ -76,20 +84,14 @@ publish() { # role ref started-at-$SECONDS
   mv "$archive.partial" "$archive"
   printf '{ "ref": "%s", "archive": "%s", "sizeBytes": %d, "layers": %d }\n' \
     "$ref" "$archive" "$(stat -c %s "$archive")" "$layers" >"$entry"
-  for old in "$IMAGES_DIR/$role"-*.tar; do
-    [[ "$old" != "$archive" ]] && rm -f "$old" "${old%.tar}.json"
-  done
-  # Older tags go too; their layers stay while a cached build step still uses them.
-  for old in $(bah images --noheading --format '{{.Name}}:{{.Tag}}' | grep -x "${ref%:*}:.*" | grep -vx "$ref" || true); do
-    bah rmi "$old" >/dev/null 2>&1 || true
-  done
   log "$role: $ref built in $((SECONDS - started)) s ($(summary "$entry"))"
 }
 
 # A Debian root filesystem (tarball) with these packages, made once.
 debian_rootfs() { # comma-separated packages
   local tarball
-  tarball="$INPUTS/debian-$DEBIAN_SUITE-$( { recipe debian_rootfs; echo "$1"; } | digest).tar"
+  tarball="$INPUTS/debian-$DEBIAN_SUITE-$( { declare -f debian_rootfs; echo "$1"; } | digest).tar"
+  echo "$tarball" >>"$WORK/inputs-in-use"
   if [[ ! -f "$tarball" ]]; then
     log "making a Debian $DEBIAN_SUITE root filesystem with $1 (mmdebstrap, about a minute)"
     # Like Debian's slim images: no manuals, docs (but copyrights) or translations.
@@ -108,8 +110,9 @@ debian_rootfs() { # comma-separated packages
 # A package's tarball from the npm registry (npm checks its integrity), fetched once.
 npm_tarball() { # name version
   local file="$INPUTS/$1-$2.tgz" work
+  echo "$file" >>"$WORK/inputs-in-use"
   if [[ ! -f "$file" ]]; then
-    work="$(mktemp -d)"
+    work="$(mktemp -d -p "$WORK")"
     (cd "$work" && npm pack "$1@$2" --loglevel=error >/dev/null)
     mv "$work/$1-$2.tgz" "$file"
     rm -rf "$work"
@@ -124,7 +127,7 @@ node_tarball() { npm_tarball "node-linux-$NODE_ARCH" "$NODE_VERSION"; }
 
 # A fresh directory to lay out an image's files in; `buildah add` of its tarball
 # keeps owners and modes, and its own mode becomes the image's /.
-staging_dir() { local dir; dir="$(mktemp -d)"; chmod 755 "$dir"; echo "$dir"; }
+staging_dir() { local dir; dir="$(mktemp -d -p "$WORK")"; chmod 755 "$dir"; echo "$dir"; }
 add_directory() { # container dir
   tar --numeric-owner -C "$2" -cf "$2.tar" .
   bah add --quiet "$1" "$2.tar" / >/dev/null
@@ -150,7 +153,7 @@ image_build_base() {
   rootfs="$(debian_rootfs ca-certificates)"
   node="$(node_tarball)"
   npm="$(npm_tarball npm "$NPM_VERSION")"
-  ref="localhost/ddcred-build-base:$( { recipe image_build_base; echo "$rootfs $node $npm"; local_certificates; } | digest)"
+  ref="localhost/ddcred-build-base:$( { recipe image_build_base; echo "${rootfs##*/} ${node##*/} ${npm##*/}"; local_certificates; } | digest)"
   if built build-base "$ref"; then announce_cached build-base "$ref"; echo "$ref"; return; fi
   stage="$(staging_dir)"
   mkdir -p "$stage/usr/local/bin" "$stage/usr/local/lib/node_modules/npm" "$stage/usr/local/etc" "$stage/usr/local/share"
@@ -178,9 +181,9 @@ image_runtime_base() {
   local ref started=$SECONDS rootfs node debian stage container library
   rootfs="$(debian_rootfs ca-certificates)"
   node="$(node_tarball)"
-  ref="localhost/ddcred-runtime-base:$( { recipe image_runtime_base; echo "$rootfs $node"; } | digest)"
+  ref="localhost/ddcred-runtime-base:$( { recipe image_runtime_base; echo "${rootfs##*/} ${node##*/}"; } | digest)"
   if built runtime-base "$ref"; then announce_cached runtime-base "$ref"; echo "$ref"; return; fi
-  debian="$(mktemp -d)"
+  debian="$(mktemp -d -p "$WORK")"
   stage="$(staging_dir)"
   tar -xf "$rootfs" -C "$debian"
   mkdir -p "$stage/nodejs/bin" "$stage/etc/ssl/certs" "$stage/tmp" "$stage/home/nonroot"
@@ -241,10 +244,10 @@ image_app_python() {
   local ref started=$SECONDS rootfs packages work stage site container platform platforms=()
   rootfs="$(debian_rootfs ca-certificates,python3)"
   mapfile -t packages < <(python_packages)
-  ref="localhost/ddcred-app-python:$( { recipe image_app_python; echo "$rootfs ${PYTHON_PLATFORMS[*]} ${packages[*]}"; } | digest)"
+  ref="localhost/ddcred-app-python:$( { recipe image_app_python; echo "${rootfs##*/} ${PYTHON_PLATFORMS[*]} ${packages[*]}"; } | digest)"
   if built app-python "$ref"; then announce_cached app-python "$ref"; echo "$ref"; return; fi
   for platform in "${PYTHON_PLATFORMS[@]}"; do platforms+=(--platform "$platform"); done
-  work="$(mktemp -d)"
+  work="$(mktemp -d -p "$WORK")"
   stage="$(staging_dir)"
   site="$stage/usr/local/lib/python$DEBIAN_PYTHON_VERSION/dist-packages"
   # Wheels for Debian's Python, whatever Python runs the venv; compiled in the image.
@@ -286,8 +289,31 @@ write_index() { # role=ref...
   mv "$IMAGES_DIR/index.json.partial" "$IMAGES_DIR/index.json"
 }
 
-app_python_ref="$(mktemp)"
-trap 'rm -f "$app_python_ref"' EXIT
+# What this run did not use: older archives, tags and inputs.
+remove_stale() { # role=ref...
+  local pair keep=("$IMAGES_DIR/index.json") file image
+  for pair in "$@"; do keep+=("$IMAGES_DIR/${pair%%=*}-${pair##*:}.tar" "$IMAGES_DIR/${pair%%=*}-${pair##*:}.json"); done
+  for file in "$IMAGES_DIR"/*.tar "$IMAGES_DIR"/*.json; do
+    [[ " ${keep[*]} " == *" $file "* ]] || rm -f "$file"
+  done
+  for file in "$INPUTS"/*; do
+    grep -qxF "$file" "$WORK/inputs-in-use" || rm -f "$file"
+  done
+  # Their layers stay while a cached build step still uses them.
+  for image in $(bah images --noheading --format '{{.Name}}:{{.Tag}}' | grep '^localhost/ddcred-' || true); do
+    [[ " $* " == *"=$image "* ]] || bah rmi "$image" >/dev/null 2>&1 || true
+  done
+  # Cached build steps older than the build base in use (so made on an older
+  # one), a step's parent once its child has gone.
+  local steps build_base
+  for pair in "$@"; do [[ "$pair" == build-base=* ]] && build_base="${pair#*=}"; done
+  while steps="$(bah images --quiet --filter dangling=true --filter before="$build_base" 2>/dev/null)" && [[ -n "$steps" ]]; do
+    # shellcheck disable=SC2086
+    bah rmi $steps >/dev/null 2>&1 || break
+  done
+}
+
+app_python_ref="$WORK/app-python.ref"
 # The app image shares nothing with the others: build it alongside.
 image_app_python >"$app_python_ref" &
 app_python_pid=$!
@@ -297,4 +323,7 @@ runtime_base="$(image_runtime_base)"
 operator="$(image_operator "$build_base" "$runtime_base")"
 wait "$app_python_pid"
 # The images the node runs (the bases only serve the operator's build).
-write_index pause="$pause" operator="$operator" app-python="$(cat "$app_python_ref")"
+app_python="$(cat "$app_python_ref")"
+write_index pause="$pause" operator="$operator" app-python="$app_python"
+remove_stale pause="$pause" operator="$operator" app-python="$app_python" \
+  build-base="$build_base" runtime-base="$runtime_base"
