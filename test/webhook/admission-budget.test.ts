@@ -1,10 +1,12 @@
 // The admission budget, as ratios of CPU time on this machine (never wall
 // time against a threshold): a review's cost grows linearly with the pod, up
 // to the 3 MiB the API server accepts, whatever shape the pod author gives it.
-// Each figure is the fastest of several reviews, so that other work on a
-// shared machine does not decide the outcome.
+// Each figure is the fastest of several reviews, taken in alternation, so
+// that other work on a shared machine does not decide the outcome.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import type { Grant } from "../../src/shared/grant.js";
@@ -18,36 +20,54 @@ const deps = { grants: new StaticGrantCache(grants), settings };
 const KiB = 1024;
 const LARGEST = 3 * 1024 * KiB - 4 * KiB;
 
-async function cpuMicros(body: string, rounds: number): Promise<number> {
-  let best = Infinity;
+// A full collection before each measured review, so that no review pays for
+// garbage an earlier one left (the test process's heap is shared by all).
+setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
+
+/** CPU microseconds (user and system) of one review. */
+async function reviewMicros(body: string): Promise<number> {
+  collectGarbage();
+  const before = process.cpuUsage();
+  const reply = await reviewPodAdmission(body, deps);
+  const used = process.cpuUsage(before);
+  expect(reply.statusCode).toBe(200);
+  return used.user + used.system;
+}
+
+/** The fastest of `rounds` reviews of each body, taken in alternation so that both see the same machine. */
+async function fastest(bodies: readonly string[], rounds: number): Promise<number[]> {
+  const best = bodies.map(() => Infinity);
   for (let round = 0; round < rounds; round++) {
-    const before = process.cpuUsage();
-    const reply = await reviewPodAdmission(body, deps);
-    const used = process.cpuUsage(before);
-    expect(reply.statusCode).toBe(200);
-    best = Math.min(best, used.user + used.system);
+    for (const [index, body] of bodies.entries()) best[index] = Math.min(best[index] as number, await reviewMicros(body));
   }
   return best;
 }
 
 describe("the admission budget", () => {
-  it.each(HOSTILE_SHAPES)("reviews a 3 MiB pod shaped by %s for at most 2.5 times the CPU of a 1.5 MiB one", async (shape) => {
-    const half = hostileReviewOfSize(shape, LARGEST / 2);
+  // Eight times the size: linear cost makes the ratio 8, the quadratic list
+  // diff this replaced made it 64 (and ran out of heap before 1.5 MiB). The
+  // bound leaves room for a machine busy with other work, which inflates the
+  // larger review's memory-bound share most; npm run bench:admission-budget
+  // prints the 3 MiB / 1.5 MiB ratio (2.0 to 2.3 here).
+  it.each(HOSTILE_SHAPES)("reviews a 3 MiB pod shaped by %s for at most 12 times the CPU of a 384 KiB one", async (shape) => {
+    const small = hostileReviewOfSize(shape, LARGEST / 8);
     const full = hostileReviewOfSize(shape, LARGEST);
     expect(full.length).toBeGreaterThan(3 * 1024 * KiB - 64 * KiB);
-    await cpuMicros(half, 2); // warm the JITs up
-    const ratio = (await cpuMicros(full, 5)) / (await cpuMicros(half, 5));
-    expect(ratio).toBeLessThan(2.5);
+    await fastest([small, full], 1); // warm the JITs up
+    const [fullMicros, smallMicros] = await fastest([full, small], 6);
+    expect((fullMicros as number) / (smallMicros as number)).toBeLessThan(12);
   });
 
   it("reviews the costliest 3 MiB pod for at most 8 times the CPU per KiB of a KubeRay worker review", async () => {
     const normal = readFileSync(join(root, "webhook/samples/kuberay-worker-create.json"), "utf8");
-    await cpuMicros(normal, 300);
-    const normalPerKiB = (await cpuMicros(normal, 300)) / (normal.length / KiB);
+    await fastest([normal], 300);
+    const [normalMicros] = await fastest([normal], 300);
+    const normalPerKiB = (normalMicros as number) / (normal.length / KiB);
     for (const shape of HOSTILE_SHAPES) {
       const body = hostileReviewOfSize(shape, LARGEST);
-      const perKiB = (await cpuMicros(body, 4)) / (body.length / KiB);
-      expect(perKiB / normalPerKiB, shape).toBeLessThan(8);
+      const [micros] = await fastest([body], 4);
+      expect((micros as number) / (body.length / KiB) / normalPerKiB, shape).toBeLessThan(8);
     }
   });
 });
