@@ -19,6 +19,7 @@ import type { ChartRelease } from "../harness/node/chart-release.js";
 import { startCredentialStack, type CredentialStack } from "../harness/node/credential-stack.js";
 import { createNodeNamespace, deleteNodeNamespace, hasFinished, isRunningAndReady, nodeCluster, podJsonLines, podLog, waitForPod } from "../harness/node/pods.js";
 import { IRSA_AUDIENCE, type WebIdentitySts } from "../harness/node/web-identity-sts.js";
+import { withIrsa } from "../harness/node/irsa.js";
 import type { NodeClusterInfo } from "../harness/node/node-cluster.js";
 import { AGENT_CONTAINER_NAME } from "../../src/shared/names.js";
 
@@ -86,7 +87,13 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
         expect(effectiveUser(pod, container)).toBe(65532);
         expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);
         expect(container.securityContext?.capabilities?.drop).toEqual(["ALL"]);
+        // In-cluster configuration: the API server through the `kubernetes` Service (kube-proxy).
+        expect((container.env ?? []).map((e) => e.name)).not.toContain("KUBECONFIG");
       }
+      const { PolicyV1Api } = await import("@kubernetes/client-node");
+      const budgets = await admin.makeApiClient(PolicyV1Api).listNamespacedPodDisruptionBudget({ namespace: release.namespace });
+      expect(budgets.items).toHaveLength(1);
+      expect(budgets.items[0]!.status?.currentHealthy).toBe(2);
     });
 
     it("is called by the API server through the webhook's Service, not a URL", async () => {
@@ -236,8 +243,7 @@ function consumerScripts(): Record<string, string> {
 
 /** The reporter app, in the shape amazon-eks-pod-identity-webhook gives IRSA pods (web identity env and token). */
 function reporterPod(cluster: NodeClusterInfo, name: string, args: string[]): V1Pod {
-  const tokenDir = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
-  return {
+  const pod: V1Pod = {
     metadata: { name, labels: { app: "reporter" } },
     spec: {
       serviceAccountName: SERVICE_ACCOUNT,
@@ -248,19 +254,9 @@ function reporterPod(cluster: NodeClusterInfo, name: string, args: string[]): V1
           image: cluster.images["app-python"].ref,
           imagePullPolicy: "Never",
           command: ["python3", "/consumers/app_consumer.py", datadog.url, ...args],
-          env: [
-            { name: "AWS_ROLE_ARN", value: moto.roleArn(IRSA_ROLE) },
-            { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: `${tokenDir}/token` },
-            { name: "AWS_ROLE_SESSION_NAME", value: IRSA_SESSION },
-            { name: "AWS_STS_REGIONAL_ENDPOINTS", value: "regional" },
-            { name: "AWS_DEFAULT_REGION", value: "us-east-1" },
-            // The app's own STS calls (get-caller-identity) go to the stand-in too.
-            { name: "AWS_ENDPOINT_URL_STS", value: sts.url },
-            { name: "HOME", value: "/tmp" },
-          ],
+          env: [{ name: "HOME", value: "/tmp" }],
           volumeMounts: [
             { name: "consumers", mountPath: "/consumers", readOnly: true },
-            { name: "aws-iam-token", mountPath: tokenDir, readOnly: true },
             { name: "tmp", mountPath: "/tmp" },
           ],
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
@@ -269,10 +265,10 @@ function reporterPod(cluster: NodeClusterInfo, name: string, args: string[]): V1
       volumes: [
         { name: "consumers", configMap: { name: "consumers" } },
         { name: "tmp", emptyDir: {} },
-        { name: "aws-iam-token", projected: { sources: [{ serviceAccountToken: { audience: IRSA_AUDIENCE, expirationSeconds: 86400, path: "token" } }] } },
       ],
     },
   };
+  return withIrsa(pod, { roleArn: moto.roleArn(IRSA_ROLE), sessionName: IRSA_SESSION, stsUrl: sts.url });
 }
 
 /**
