@@ -5,6 +5,7 @@ import {
   DATADOG_REFRESH_POLICY,
   DEFAULT_BACKOFF_POLICY,
   isServable,
+  latestRetryAt,
   refreshDeadline,
   retryDelayMs,
 } from "../../src/agent/refresh/schedule.js";
@@ -91,7 +92,7 @@ describe("retryDelayMs", () => {
   });
 
   it("caps retries at a tenth of a short-lived held credential's lifetime, so several fit before it expires", () => {
-    expect(retryDelayMs(10, policy, always(0.999_999), { heldLifetimeMs: 6_000 })).toBeLessThanOrEqual(600);
+    expect(retryDelayMs(10, policy, always(0.999_999), { held: held(6_000), now: t0 })).toBeLessThanOrEqual(600);
   });
 
   it("honours Retry-After when it asks for longer than the backoff", () => {
@@ -104,5 +105,44 @@ describe("retryDelayMs", () => {
 
   it("caps a Retry-After that would silence the agent for hours", () => {
     expect(retryDelayMs(1, policy, always(0), { retryAfterMs: 24 * HOUR })).toBe(policy.maxRetryAfterMs);
+  });
+
+  it("retries before a held 15-minute token expires even when Retry-After asks for longer", () => {
+    // Refreshed with about 6 minutes left, throttled for 10: the token would expire in the file.
+    const token = held(15 * MINUTE);
+    const now = t0 + 9 * MINUTE;
+    const delay = retryDelayMs(1, policy, always(0.5), { retryAfterMs: 10 * MINUTE, held: token, now });
+    expect(now + delay).toBe(token.expiresAt - policy.retryBeforeExpiryMs);
+  });
+
+  it("honours a Retry-After that ends before the held credential's expiry less the guard", () => {
+    const token = held(15 * MINUTE);
+    expect(retryDelayMs(1, policy, always(0.5), { retryAfterMs: 2 * MINUTE, held: token, now: t0 + 9 * MINUTE })).toBe(2 * MINUTE);
+  });
+
+  it("keeps the guard within a tenth of a short lifetime", () => {
+    const token = held(10_000);
+    const delay = retryDelayMs(1, policy, always(0), { retryAfterMs: MINUTE, held: token, now: t0 + 5_000 });
+    expect(t0 + 5_000 + delay).toBe(token.expiresAt - 1_000);
+  });
+
+  it("never schedules a server-requested retry past the held credential's expiry less the guard", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 60_000, max: 12 * HOUR }),
+        fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+        fc.double({ min: 0, max: 0.9, noNaN: true }),
+        fc.integer({ min: 0, max: 48 * HOUR }),
+        (failures, lifetime, random, elapsedFraction, retryAfterMs) => {
+          const token = held(lifetime);
+          const now = t0 + Math.floor(lifetime * elapsedFraction);
+          const withoutServer = retryDelayMs(failures, policy, always(random), { held: token, now });
+          const delay = retryDelayMs(failures, policy, always(random), { retryAfterMs, held: token, now });
+          // The server may delay us up to the guard, never beyond; our own backoff is the floor.
+          expect(now + delay).toBeLessThanOrEqual(Math.max(now + withoutServer, latestRetryAt(token, policy)));
+        },
+      ),
+    );
   });
 });

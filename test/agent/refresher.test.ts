@@ -132,6 +132,26 @@ describe("Refresher", () => {
     tokens.stop();
   });
 
+  it("retries before the held token expires when a throttled refresh asks to wait past its expiry", async () => {
+    const clock = new FakeClock();
+    const reports: AttemptReport<string>[] = [];
+    let calls = 0;
+    const tokens = refresher(
+      clock,
+      async () => {
+        calls += 1;
+        return calls === 1 ? { ok: true, value: "t1", expiresAt: clock.now() + 15 * MINUTE } : failure("Throttled", "429", 10 * MINUTE);
+      },
+      { reports },
+    );
+    await tokens.refresh();
+    const expiresAt = clock.now() + 15 * MINUTE;
+    await clock.advanceTo(reports[0]!.nextAttemptAt);
+    expect(reports[1]!.outcome).toMatchObject({ ok: false, reason: "Throttled" });
+    expect(reports[1]!.nextAttemptAt).toBeLessThanOrEqual(expiresAt - DEFAULT_BACKOFF_POLICY.retryBeforeExpiryMs);
+    tokens.stop();
+  });
+
   it("counts a failed delivery as a failed refresh and retries it", async () => {
     const clock = new FakeClock();
     const reports: AttemptReport<string>[] = [];

@@ -101,7 +101,11 @@ async function exchange(input: DatadogExchangeInput, endpoint: Endpoint): Promis
     return failure(reasonForStatus(response.status), context, {
       status: response.status,
       detail: serverDetail(response.text),
-      retryAfterMs: parseRetryAfterMs(response.headers, input.now?.() ?? Date.now()),
+      // Only a throttle or an unavailable server asks us to wait; a Retry-After
+      // or rate-limit header on any other answer says nothing about when to retry.
+      ...(response.status === 429 || response.status === 503
+        ? { retryAfterMs: parseRetryAfterMs(response.headers, input.now?.() ?? Date.now()) }
+        : {}),
     });
   }
   return parseSuccess(response.text, endpoint, context, input.now?.() ?? Date.now());

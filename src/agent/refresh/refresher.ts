@@ -7,7 +7,6 @@
 import { failure, type Failure, type FetchResult, type CredentialKind } from "../credentials.js";
 import {
   isServable,
-  lifetimeMs,
   refreshDeadline,
   retryDelayMs,
   type BackoffPolicy,
@@ -173,7 +172,7 @@ export class Refresher<T> {
       now +
       retryDelayMs(this.#failures, this.#options.backoffPolicy, () => this.#clock.random(), {
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-        ...(held === undefined ? {} : { heldLifetimeMs: lifetimeMs(held) }),
+        ...(held === undefined ? {} : { held, now }),
       })
     );
   }

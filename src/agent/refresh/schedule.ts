@@ -43,6 +43,13 @@ export interface BackoffPolicy {
   readonly lifetimeFraction: number;
   /** Retry-After is honoured up to this long; beyond it a broken header would silence us for hours. */
   readonly maxRetryAfterMs: number;
+  /**
+   * While a credential is still held, a server-requested delay never pushes
+   * the next attempt later than this long before it expires (capped at a
+   * tenth of its lifetime), so one throttled answer cannot leave an expired
+   * credential in the file: the attempt still has time to complete.
+   */
+  readonly retryBeforeExpiryMs: number;
 }
 
 const MINUTE = 60_000;
@@ -68,6 +75,7 @@ export const DEFAULT_BACKOFF_POLICY: BackoffPolicy = {
   maxMs: MINUTE,
   lifetimeFraction: 0.1,
   maxRetryAfterMs: 15 * MINUTE,
+  retryBeforeExpiryMs: 30_000,
 };
 
 export function lifetimeMs(held: HeldTimes): number {
@@ -96,20 +104,28 @@ export function isServable(held: HeldTimes, now: number, policy: RefreshPolicy):
 /**
  * Wait before retry number `failures` (1 for the first failure): capped
  * exponential backoff with "equal jitter" (half fixed, half random, so a retry
- * never comes immediately), and never sooner than the server's Retry-After.
+ * never comes immediately), and never sooner than the server's Retry-After —
+ * unless honouring it would let the held credential expire first: then the
+ * last attempt comes retryBeforeExpiryMs before its expiry.
  */
 export function retryDelayMs(
   failures: number,
   policy: BackoffPolicy,
   random: () => number,
-  context: { readonly retryAfterMs?: number; readonly heldLifetimeMs?: number } = {},
+  context: { readonly retryAfterMs?: number; readonly held?: HeldTimes; readonly now?: number } = {},
 ): number {
+  const heldLifetime = context.held === undefined ? undefined : lifetimeMs(context.held);
   const cap =
-    context.heldLifetimeMs === undefined
-      ? policy.maxMs
-      : Math.min(policy.maxMs, Math.max(policy.baseMs, context.heldLifetimeMs * policy.lifetimeFraction));
+    heldLifetime === undefined ? policy.maxMs : Math.min(policy.maxMs, Math.max(policy.baseMs, heldLifetime * policy.lifetimeFraction));
   const ceiling = Math.min(cap, policy.baseMs * 2 ** Math.max(0, failures - 1));
   const delay = ceiling / 2 + (ceiling / 2) * random();
   if (context.retryAfterMs === undefined) return delay;
-  return Math.max(delay, Math.min(context.retryAfterMs, policy.maxRetryAfterMs));
+  const requested = Math.max(delay, Math.min(context.retryAfterMs, policy.maxRetryAfterMs));
+  if (context.held === undefined || context.now === undefined) return requested;
+  return Math.min(requested, Math.max(delay, latestRetryAt(context.held, policy) - context.now));
+}
+
+/** The latest moment a retry may come while a credential is held: its expiry less the guard. */
+export function latestRetryAt(held: HeldTimes, policy: BackoffPolicy): number {
+  return held.expiresAt - Math.min(policy.retryBeforeExpiryMs, lifetimeMs(held) / 10);
 }
