@@ -18,10 +18,10 @@ import { createServer } from "node:https";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import pino from "pino";
 import { Registry } from "prom-client";
 import { parseAllDocuments } from "yaml";
 import type { Grant } from "../../src/shared/grant.js";
+import { createLogger } from "../../src/shared/logger.js";
 import { MUTATE_PODS_PATH } from "../../src/webhook/paths.js";
 import { startAdmissionServer } from "../../src/webhook/server.js";
 import { settings, StaticGrantCache } from "../../test/webhook/support/fixtures.js";
@@ -46,9 +46,9 @@ async function serve(mode: Mode, certFile: string, keyFile: string): Promise<voi
       certificates: { current: () => certificate, onChange: () => () => {} },
       grants: new StaticGrantCache(grants),
       settings,
-      // One info line per decision, as in production, through a buffered
-      // asynchronous destination (what the operator's logger should use too).
-      logger: pino({ level: "info" }, pino.destination({ dest: "/dev/null", sync: false, minLength: 4096 })),
+      // One info line per decision through the operator's own logger
+      // (redaction, asynchronous writes), as in production.
+      logger: createLogger("operator", "info", "/dev/null"),
       registry: new Registry(),
       host: "127.0.0.1",
     });

@@ -30,10 +30,20 @@ const REDACT_PATHS = [
   "tls.key",
 ];
 
-export function createLogger(component: string, level = process.env.LOG_LEVEL ?? "info"): Logger {
+/** @param dest file descriptor or path to write to: standard output unless a benchmark says otherwise */
+/**
+ * A logger for lines whose fields are fixed and never secret (names, counts,
+ * reasons): without the redaction, whose wildcard paths cost about 20 µs a
+ * line, more than the admission decision the line reports.
+ */
+export function unredactedChild(logger: Logger): Logger {
+  return logger.child({}, { redact: [] });
+}
+
+export function createLogger(component: string, level = process.env.LOG_LEVEL ?? "info", dest: number | string = 1): Logger {
   // Asynchronous writes: a log line per admission must not cost a write(2)
   // on the admission path. pino flushes what is buffered when the process exits.
-  const destination = pino.destination({ dest: 1, sync: false });
+  const destination = pino.destination({ dest, sync: false });
   return pino({
     level,
     base: { component },

@@ -12,11 +12,14 @@ import type { GrantCache } from "./grant-cache.js";
 import { mutatePod, type MutationResult } from "./mutate-pod.js";
 import type { Outcome } from "./outcome.js";
 import { podDisplayName } from "./pod.js";
+import type { RecentDecisions } from "./recent-decisions.js";
 import type { InjectionSettings } from "./settings.js";
 
 export interface AdmissionHandlerDependencies {
   readonly grants: GrantCache;
   readonly settings: InjectionSettings;
+  /** Decisions to reuse for reviews identical but for their uid (the server keeps one); none by default. */
+  readonly recentDecisions?: RecentDecisions;
   /** Longest a request waits for the grant cache's first sync (further capped by the request's own timeout). */
   readonly cacheSyncWaitMs?: number;
 }
@@ -60,13 +63,16 @@ export async function reviewPodAdmission(
     const waitMs = Math.min(deps.cacheSyncWaitMs ?? DEFAULT_CACHE_SYNC_WAIT_MS, (requestTimeoutMs ?? Infinity) / 2);
     if (!(await deps.grants.waitForSync(Math.max(0, waitMs)))) return notReady(request);
   }
-  const result = mutatePod({
-    pod: request.pod,
-    namespace: request.namespace,
-    grants: deps.grants.grantsInNamespace(request.namespace),
-    settings: deps.settings,
-  });
-  const review = result.refusal === undefined ? allowed(request, result) : refused(request, result.refusal);
+  const grants = deps.grants.grantsInNamespace(request.namespace);
+  const key = deps.recentDecisions?.keyOf(body, request.uid);
+  let decided = key === undefined ? undefined : deps.recentDecisions?.get(key, grants);
+  if (!decided) {
+    const result = mutatePod({ pod: request.pod, namespace: request.namespace, grants, settings: deps.settings });
+    decided = { result, encodedPatch: result.patch.length > 0 ? Buffer.from(JSON.stringify(result.patch)).toString("base64") : undefined };
+    if (key !== undefined) deps.recentDecisions?.set(key, grants, decided);
+  }
+  const { result } = decided;
+  const review = result.refusal === undefined ? allowed(request, result, decided.encodedPatch) : refused(request, result.refusal);
   return { statusCode: 200, review, decision: decisionOf(request, result) };
 }
 
@@ -79,16 +85,14 @@ function refused(request: AdmissionRequest, message: string): AdmissionReviewRes
   };
 }
 
-function allowed(request: AdmissionRequest, result: MutationResult): AdmissionReviewResponse {
+function allowed(request: AdmissionRequest, result: MutationResult, encodedPatch: string | undefined): AdmissionReviewResponse {
   return {
     apiVersion: ADMISSION_API_VERSION,
     kind: ADMISSION_KIND,
     response: {
       uid: request.uid,
       allowed: true,
-      ...(result.patch.length > 0
-        ? { patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(result.patch)).toString("base64") }
-        : {}),
+      ...(encodedPatch !== undefined ? { patchType: "JSONPatch", patch: encodedPatch } : {}),
       ...(result.warnings.length > 0 ? { warnings: result.warnings } : {}),
     },
   };

@@ -11,6 +11,8 @@ import type { Registry } from "prom-client";
 import { reviewPodAdmission, type AdmissionDecision, type AdmissionHandlerDependencies } from "./admission-handler.js";
 import { admissionMetrics, type AdmissionMetrics } from "./metrics.js";
 import { HEALTHZ_PATH, MUTATE_PODS_PATH, READYZ_PATH } from "./paths.js";
+import { RecentDecisions } from "./recent-decisions.js";
+import { unredactedChild } from "../shared/logger.js";
 
 export interface ServingCertificate {
   /** PEM certificate chain. */
@@ -67,9 +69,11 @@ export async function startAdmissionServer(options: AdmissionServerOptions): Pro
   const metrics = admissionMetrics(options.registry);
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const drain = connectionDrain();
+  const decisionLog = unredactedChild(logger);
+  const handlerDeps = { ...options, recentDecisions: options.recentDecisions ?? new RecentDecisions() };
   const server = createServer({ ...certificates.current(), minVersion: "TLSv1.2" }, (req, res) => {
     drain.track(res);
-    route(req, res, options, metrics).catch((error: unknown) => {
+    route(req, res, handlerDeps, metrics, decisionLog).catch((error: unknown) => {
       logger.error({ err: error }, "admission server failed to answer a request");
       if (!res.headersSent) sendText(res, 500, "internal error");
       else res.destroy();
@@ -140,7 +144,13 @@ function reloadCertificate(server: Server, certificate: ServingCertificate, logg
   }
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, options: AdmissionServerOptions, metrics: AdmissionMetrics): Promise<void> {
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: AdmissionServerOptions,
+  metrics: AdmissionMetrics,
+  decisionLog: Logger,
+): Promise<void> {
   const target = req.url ?? "/";
   const queryAt = target.indexOf("?");
   const pathname = queryAt < 0 ? target : target.slice(0, queryAt);
@@ -151,7 +161,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: Admissi
       return options.grants.hasSynced() ? sendText(res, 200, "ok") : sendText(res, 503, "grant cache not synced yet");
     case MUTATE_PODS_PATH:
       if (req.method !== "POST") return sendText(res, 405, `use POST for ${MUTATE_PODS_PATH}`);
-      return admit(req, res, new URLSearchParams(queryAt < 0 ? "" : target.slice(queryAt + 1)), options, metrics);
+      return admit(req, res, new URLSearchParams(queryAt < 0 ? "" : target.slice(queryAt + 1)), options, metrics, decisionLog);
     default:
       return sendText(res, 404, "not found");
   }
@@ -163,6 +173,7 @@ async function admit(
   query: URLSearchParams,
   options: AdmissionServerOptions,
   metrics: AdmissionMetrics,
+  decisionLog: Logger,
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const elapsedSeconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
@@ -200,7 +211,7 @@ async function admit(
   sendJson(res, 200, reply.review);
   const seconds = elapsedSeconds();
   metrics.observe(reply.decision.result, seconds);
-  logDecision(logger, reply.decision, seconds);
+  logDecision(decisionLog, reply.decision, seconds);
 }
 
 function logDecision(logger: Logger, decision: AdmissionDecision, seconds: number): void {
