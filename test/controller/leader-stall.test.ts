@@ -1,0 +1,158 @@
+// A leader whose connection to the API server goes silent mid-request (a
+// half-open connection: nothing fails, everything hangs) must stop acting as
+// leader within its renew deadline, on a timer, and cancel the status writes
+// it has in flight, before the other replica can see the lease as expired
+// and take over. The leader reaches the API server through a proxy that
+// stalls; the follower connects directly.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { CoordinationV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { adminKubeConfig, serviceAccountKubeconfig } from "../harness/cluster.js";
+import {
+  createGrant,
+  createNamespace,
+  createOperatorRbac,
+  deleteNamespace,
+  eventually,
+  getGrant,
+  grantSpec,
+  patchGrantSpec,
+  readyCondition,
+  uniqueName,
+  waitForGrant,
+} from "../harness/kube.js";
+import { startOperator, type OperatorProcess } from "../harness/operator.js";
+import { startStallingProxy, type StallingProxy } from "../harness/stalling-proxy.js";
+
+const LEASE = "ddcred-operator";
+const LEASE_DURATION_MS = 6_000;
+const RENEW_DEADLINE_MS = 3_000;
+const RETRY_PERIOD_MS = 1_000;
+const GRANTS = 30;
+
+let admin: KubeConfig;
+let operatorNamespace: string;
+let workload: string;
+let direct: string;
+let proxied: string;
+let proxy: StallingProxy;
+const running: OperatorProcess[] = [];
+
+beforeAll(async () => {
+  const cluster = inject("cluster");
+  admin = adminKubeConfig(cluster);
+  operatorNamespace = await createNamespace(admin, { prefix: "ddcred-stall" });
+  workload = await createNamespace(admin, { prefix: "stall", injection: true });
+  const names = { WEBHOOK_CONFIGURATION_NAME: uniqueName("ddcred"), LEASE_NAME: LEASE, TLS_SECRET_NAME: "ddcred-tls" };
+  await createOperatorRbac(admin, { namespace: operatorNamespace, serviceAccount: "ddcred-operator", names });
+  proxy = await startStallingProxy(cluster.server);
+  direct = (await serviceAccountKubeconfig(cluster, operatorNamespace, "ddcred-operator")).path;
+  proxied = (await serviceAccountKubeconfig({ ...cluster, server: proxy.url }, operatorNamespace, "ddcred-operator")).path;
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((operator) => operator.stop()));
+  await proxy?.stop();
+  await deleteNamespace(admin, workload);
+  await deleteNamespace(admin, operatorNamespace);
+});
+
+async function launch(kubeconfig: string): Promise<OperatorProcess> {
+  const operator = await startOperator({
+    kubeconfig,
+    namespace: operatorNamespace,
+    env: {
+      DDCRED_WEBHOOK_ENABLED: "false",
+      DDCRED_LEASE_DURATION_SECONDS: String(LEASE_DURATION_MS / 1000),
+      DDCRED_RENEW_DEADLINE_SECONDS: String(RENEW_DEADLINE_MS / 1000),
+      DDCRED_RETRY_PERIOD_SECONDS: String(RETRY_PERIOD_MS / 1000),
+    },
+  });
+  running.push(operator);
+  return operator;
+}
+
+async function holder(): Promise<string> {
+  const lease = await admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace: operatorNamespace });
+  return lease.spec?.holderIdentity ?? "";
+}
+
+function holds(operator: OperatorProcess, identity: string): boolean {
+  return identity.startsWith(`operator-${new URL(operator.healthUrl).port}_`);
+}
+
+interface LogLine {
+  /** Epoch ms (the operator logs ISO times). */
+  readonly time: number;
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+
+function logLines(operator: OperatorProcess): LogLine[] {
+  return operator.process
+    .log()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      return { ...parsed, time: Date.parse(String(parsed.time)), msg: String(parsed.msg) };
+    });
+}
+
+function firstTime(lines: LogLine[], msg: string): number {
+  const line = lines.find((l) => l.msg === msg);
+  if (!line) throw new Error(`no log line "${msg}"`);
+  return line.time;
+}
+
+const grantNames = Array.from({ length: GRANTS }, (_, i) => `g${i}`);
+
+describe("leader election when the leader's connection stalls", () => {
+  it("steps down within the renew deadline, and two replicas never write status at the same time", async () => {
+    const leader = await launch(proxied);
+    await eventually("the proxied operator to lead", async () => holds(leader, await holder()));
+    const follower = await launch(direct);
+
+    await Promise.all(grantNames.map((name) => createGrant(admin, workload, name, grantSpec({ podSelector: { matchLabels: { app: name } } }))));
+    await Promise.all(grantNames.map((name) => waitForGrant(admin, workload, name, (g) => readyCondition(g)?.status === "True")));
+
+    // New generations to report, and the connection cut while the leader is at it.
+    const patched = grantNames.map((name) => patchGrantSpec(admin, workload, name, { aws: { roleArn: `arn:aws:iam::123456789012:role/${name}` } }));
+    proxy.stallAtNextRequest();
+    await Promise.all(patched);
+    const stalledAt = await eventually("the leader's connection to stall", async () => proxy.stalledAt());
+
+    await eventually("the follower to take the lease", async () => holds(follower, await holder()), LEASE_DURATION_MS * 4);
+    for (const name of grantNames) {
+      const { metadata } = await getGrant(admin, workload, name);
+      await waitForGrant(admin, workload, name, (g) => g.status?.observedGeneration === metadata.generation);
+    }
+
+    const old = logLines(leader);
+    const steppedDownAt = firstTime(old, "could not renew the lease in time; stepping down");
+    const lastRenewal = old.filter((l) => l.msg === "renewed the lease" && Number(l.renewStartedAt) <= stalledAt).at(-1);
+    // The term ends on a timer, renewDeadline after the start of the last renewal before the stall.
+    expect(lastRenewal?.termEndsAt).toBeLessThanOrEqual(stalledAt + RENEW_DEADLINE_MS);
+    expect(steppedDownAt).toBeGreaterThanOrEqual(Number(lastRenewal?.termEndsAt));
+    expect(steppedDownAt).toBeLessThan(stalledAt + RENEW_DEADLINE_MS + RETRY_PERIOD_MS);
+
+    const successor = logLines(follower);
+    const tookOverAt = firstTime(successor, "became leader");
+    const oldWrites = old.filter((l) => l.msg === "status updated").map((l) => l.time);
+    const newWrites = successor.filter((l) => l.msg === "status updated").map((l) => l.time);
+    expect(newWrites.length).toBeGreaterThan(0);
+    // Every write of the old leader finished before its term ended; the successor's began after.
+    expect(Math.max(...oldWrites)).toBeLessThanOrEqual(steppedDownAt);
+    expect(steppedDownAt).toBeLessThan(tookOverAt);
+    expect(Math.min(...newWrites)).toBeGreaterThanOrEqual(tookOverAt);
+
+    // Once its connection heals, the old leader sees the lease held and stays a follower.
+    proxy.heal();
+    await eventually("the old leader to read the lease again", async () =>
+      logLines(leader).some((l) => l.msg === "lease held by another replica" && l.time > steppedDownAt),
+    );
+    const updated = await patchGrantSpec(admin, workload, "g0", { aws: { roleArn: "arn:aws:iam::123456789012:role/after-heal" } });
+    await waitForGrant(admin, workload, "g0", (g) => g.status?.observedGeneration === updated.metadata.generation);
+    expect(logLines(leader).filter((l) => l.msg === "status updated" && l.time > steppedDownAt)).toEqual([]);
+    expect(holds(follower, await holder())).toBe(true);
+  });
+});
