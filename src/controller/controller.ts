@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { GRANT_API_VERSION, GRANT_KIND, GRANT_PLURAL, grantKey, type Grant, type GrantStatus } from "../shared/grant.js";
 import type { Caches } from "../shared/kube/caches.js";
 import type { InformerEvent } from "../shared/kube/informer.js";
+import { withSignal } from "../shared/kube/request-signal.js";
 import { policyVerdict, type Policy, type PolicySet } from "../shared/policy.js";
 import { describeError, isNotFound } from "../shared/kube/client.js";
 import type { EventRecorder } from "../shared/kube/events.js";
@@ -44,6 +45,9 @@ export interface PolicyCache {
   waitForSync(timeoutMs: number): Promise<boolean>;
 }
 
+/** How often a start still waiting for the caches says so. */
+const CACHE_SYNC_REPORT_MS = 60_000;
+
 interface WrittenStatus {
   /** resourceVersion of the cached grant the write was computed from. */
   readonly fromVersion: string | undefined;
@@ -57,6 +61,10 @@ export class GrantController {
   private readonly written = new Map<string, WrittenStatus>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Counts start() and stop() calls: a start that is no longer the latest call gives up. */
+  private attempts = 0;
+  private wakeStart: (() => void) | undefined;
+  private term: AbortSignal = new AbortController().signal;
 
   constructor(private readonly options: ControllerOptions) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -69,24 +77,51 @@ export class GrantController {
     this.watchCaches();
   }
 
-  /** Starts reconciling (on becoming leader) once every cache has synced. */
-  async start(): Promise<void> {
-    const { caches } = this.options;
-    const all = [caches.grants, caches.pods, caches.namespaces, ...(this.options.policies ? [this.options.policies] : [])];
-    await Promise.all(all.map((c) => c.waitForSync(5 * 60_000)));
+  /**
+   * Starts reconciling (on becoming leader) once every cache has synced, and
+   * never before: a status computed from a partial cache would report pods as
+   * missed that are merely not listed yet. Writes are made under `term` (the
+   * leader's term, aborted when it ends). A stop() while this waits wins: the
+   * start then never begins reconciling. Resolves true if it started.
+   */
+  async start(term: AbortSignal = new AbortController().signal): Promise<boolean> {
+    const attempt = ++this.attempts;
+    const current = () => attempt === this.attempts && !term.aborted;
+    term.addEventListener("abort", () => this.wakeStart?.(), { once: true });
+    if (!(await this.waitForCaches(current))) return false;
     this.running = true;
+    this.term = term;
     this.written.clear();
     this.queue.start();
     this.enqueueAll();
     this.resyncTimer = setInterval(() => this.enqueueAll(), this.options.resyncIntervalMs ?? 5 * 60_000);
     this.resyncTimer.unref();
-    this.options.logger.info({ grants: caches.grants.size() }, "controller started");
+    this.options.logger.info({ grants: this.options.caches.grants.size() }, "controller started");
+    return true;
   }
 
   async stop(): Promise<void> {
+    this.attempts += 1; // a start() still waiting for the caches gives up
+    this.wakeStart?.();
     this.running = false;
     clearInterval(this.resyncTimer);
     await this.queue.stop();
+  }
+
+  /** Waits until every cache has synced, or until `current()` turns false; true only in the first case. */
+  private async waitForCaches(current: () => boolean): Promise<boolean> {
+    const { caches, logger } = this.options;
+    const all = [caches.grants, caches.pods, caches.namespaces, ...(this.options.policies ? [this.options.policies] : [])];
+    const startedAt = Date.now();
+    while (current()) {
+      const interrupted = new Promise<"stopped">((resolve) => (this.wakeStart = () => resolve("stopped")));
+      const synced = await Promise.race([Promise.all(all.map((cache) => cache.waitForSync(CACHE_SYNC_REPORT_MS))), interrupted]);
+      if (synced !== "stopped" && synced.every(Boolean)) return current();
+      if (synced !== "stopped" && current()) {
+        logger.warn({ waitedMs: Date.now() - startedAt }, "caches have not synced yet; not reconciling until they have");
+      }
+    }
+    return false;
   }
 
   /** Keys waiting or in flight, for tests and the benchmark. */
@@ -139,6 +174,7 @@ export class GrantController {
   private async reconcile(key: string): Promise<void> {
     const { caches } = this.options;
     const [namespace = "", name = ""] = key.split("/");
+    if (!this.running || this.term.aborted) return; // a key taken just before stop()
     const cached = caches.grants.get(namespace, name);
     if (!cached || cached.metadata.deletionTimestamp) return;
     const previous = this.previousStatus(key, cached);
@@ -201,6 +237,8 @@ export class GrantController {
   }
 
   private async writeStatus(grant: Grant, status: GrantStatus): Promise<boolean> {
+    // Only while leading: the term's signal cancels a write still in flight when it ends.
+    if (!this.running || this.term.aborted) return false;
     try {
       await this.api.patchNamespacedCustomObjectStatus(
         {
@@ -211,11 +249,12 @@ export class GrantController {
           name: grant.metadata.name,
           body: { status },
         },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        withSignal(this.term, setHeaderOptions("Content-Type", PatchStrategy.MergePatch)),
       );
       return true;
     } catch (error) {
       if (isNotFound(error)) return false; // deleted meanwhile: nothing left to report on
+      if (this.term.aborted) return false; // no longer leading: the next leader writes it
       throw error;
     }
   }

@@ -71,7 +71,7 @@ async function main(): Promise<void> {
         renewDeadlineMs: le.renewDeadlineSeconds * 1000,
         retryPeriodMs: le.retryPeriodSeconds * 1000,
         logger,
-        onStartedLeading: () => void active.start(),
+        onStartedLeading: (term) => void active.start(term),
         onStoppedLeading: () => active.stop(),
       });
       elector.start();
