@@ -14,12 +14,15 @@ import { adminKubeConfig, serviceAccountKubeconfig, startCluster } from "../../t
 import { createGrant, createNamespace, createOperatorRbac, grantSpec, installCrd, simplePod } from "../../test/harness/kube.js";
 import { startOperator } from "../../test/harness/operator.js";
 import { spawnTied } from "../../test/harness/process.js";
+import { injectedBy, operatorInjectionSettings } from "../../test/webhook/support/injected-pod.js";
 import { API_GROUP, API_VERSION } from "../../src/shared/names.js";
 import { GRANT_PLURAL, type Grant } from "../../src/shared/grant.js";
 
 const GRANTS = Number(process.argv[2] ?? 1000);
 const PER_NAMESPACE = 20;
 const CONCURRENCY = 4;
+/** The operator's injection settings: the controller counts a pod as injected only when its agent is what these give. */
+const INJECTION_ENV = { DDCRED_AGENT_IMAGE: "registry.example/ddcred-operator:bench" };
 
 function kib(pid: number | undefined, field: "VmHWM" | "VmRSS"): number {
   if (!pid) return Number.NaN;
@@ -53,11 +56,9 @@ try {
     async (i) => {
       const namespace = namespaces[Math.floor(i / PER_NAMESPACE)] as string;
       const name = `grant-${i}`;
-      await createGrant(admin, namespace, name, grantSpec({ podSelector: { matchLabels: { app: name } } }));
-      // As the webhook leaves them: the agent and the markers.
-      const pod = simplePod(`pod-${i}`, { app: name, "ddcred.io/grant": name });
-      pod.metadata!.annotations = { "ddcred.io/injected": name, "ddcred.io/grant-generation": "1" };
-      pod.spec!.initContainers = [{ name: "ddcred-agent", image: "ddcred/agent", restartPolicy: "Always" }];
+      const grant = await createGrant(admin, namespace, name, grantSpec({ podSelector: { matchLabels: { app: name } } }));
+      // As the webhook leaves them, with the settings the operator below runs with.
+      const pod = injectedBy(simplePod(`pod-${i}`, { app: name }), grant, operatorInjectionSettings(INJECTION_ENV, "ddcred-system"));
       await core.createNamespacedPod({ namespace, body: pod });
       grants.push({ namespace, name });
     },
@@ -82,7 +83,7 @@ try {
   const operator = await startOperator({
     kubeconfig: path,
     namespace: operatorNamespace,
-    env: { DDCRED_WEBHOOK_ENABLED: "false", DDCRED_LEADER_ELECTION: "false", DDCRED_LOG_LEVEL: "warn", DDCRED_CONTROLLER_CONCURRENCY: String(CONCURRENCY) },
+    env: { ...INJECTION_ENV, DDCRED_WEBHOOK_ENABLED: "false", DDCRED_LEADER_ELECTION: "false", DDCRED_LOG_LEVEL: "warn", DDCRED_CONTROLLER_CONCURRENCY: String(CONCURRENCY) },
   });
   const readyAt = performance.now();
   let converged = 0;

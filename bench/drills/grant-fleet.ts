@@ -8,6 +8,8 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client
 import { GRANT_PLURAL, type Grant } from "../../src/shared/grant.js";
 import { API_GROUP, API_VERSION } from "../../src/shared/names.js";
 import { createGrant, createNamespace, grantSpec, patchGrantSpec, readyCondition, simplePod } from "../../test/harness/kube.js";
+import { injectedBy, operatorInjectionSettings } from "../../test/webhook/support/injected-pod.js";
+import { AGENT_IMAGE } from "./control-plane.js";
 
 const PER_NAMESPACE = 20;
 
@@ -59,10 +61,9 @@ export async function createGrantFleet(admin: KubeConfig, count: number): Promis
     index,
   }));
   await inParallel(grants, 8, async (ref) => {
-    await createGrant(admin, ref.namespace, ref.name, grantSpec({ podSelector: { matchLabels: { app: ref.name } } }));
-    const pod = simplePod(`pod-${ref.index}`, { app: ref.name, "ddcred.io/grant": ref.name });
-    pod.metadata!.annotations = { "ddcred.io/injected": ref.name, "ddcred.io/grant-generation": "1" };
-    pod.spec!.initContainers = [{ name: "ddcred-agent", image: "ddcred/agent", restartPolicy: "Always" }];
+    const grant = await createGrant(admin, ref.namespace, ref.name, grantSpec({ podSelector: { matchLabels: { app: ref.name } } }));
+    // As the webhook of the drills' operator leaves it: the controller counts only that agent.
+    const pod = injectedBy(simplePod(`pod-${ref.index}`, { app: ref.name }), grant, operatorInjectionSettings({ DDCRED_AGENT_IMAGE: AGENT_IMAGE }, "ddcred-system"));
     await core.createNamespacedPod({ namespace: ref.namespace, body: pod });
     if (hasMissedPod(ref)) await core.createNamespacedPod({ namespace: ref.namespace, body: simplePod(`missed-${ref.index}`, { app: ref.name }) });
   });

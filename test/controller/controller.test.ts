@@ -20,10 +20,8 @@ import {
   waitForGrant,
 } from "../harness/kube.js";
 import { startOperator, type OperatorProcess } from "../harness/operator.js";
-import { applyPatch } from "../webhook/support/fixtures.js";
-import { parseOperatorConfig } from "../../src/operator/config.js";
+import { injectedBy, operatorInjectionSettings } from "../webhook/support/injected-pod.js";
 import type { Grant } from "../../src/shared/grant.js";
-import { mutatePod } from "../../src/webhook/mutate-pod.js";
 import {
   AGENT_CONTAINER_NAME,
   GRANT_GENERATION_ANNOTATION,
@@ -71,15 +69,9 @@ async function workspace(injection = true): Promise<string> {
   return ns;
 }
 
-/**
- * A pod as the webhook leaves it, injected from `grant` with the operator's
- * own injection settings (the controller counts only agents it would give).
- */
+/** A pod as the webhook leaves it, injected from `grant` with the operator's own settings (the controller counts only those). */
 function injectedPod(name: string, labels: Record<string, string>, grant: Grant, spec: Partial<V1Pod["spec"]> = {}): V1Pod {
-  const pod = simplePod(name, { ...labels, [GRANT_LABEL]: grant.metadata.name }, spec);
-  const result = mutatePod({ pod, namespace: grant.metadata.namespace, grants: [grant], settings: injectionSettingsOf(OPERATOR_ENV) });
-  expect(result.outcome.reason).toBe("Injected");
-  return applyPatch(pod, result.patch);
+  return injectedBy(simplePod(name, { ...labels, [GRANT_LABEL]: grant.metadata.name }, spec), grant, operatorInjectionSettings(OPERATOR_ENV, operatorNamespace));
 }
 
 /** What a pod author can write without the webhook: the markers and a container named like the agent. */
@@ -90,11 +82,6 @@ function forgedPod(name: string, labels: Record<string, string>, grant: string, 
   return pod;
 }
 
-function injectionSettingsOf(env: Record<string, string>) {
-  const parsed = parseOperatorConfig({ ...env, DDCRED_NAMESPACE: operatorNamespace });
-  if (!parsed.ok) throw new Error(parsed.errors.join("; "));
-  return parsed.config.injection;
-}
 
 async function events(namespace: string, grant: string) {
   const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${grant}` });
