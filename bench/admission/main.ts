@@ -23,6 +23,7 @@ import { parseAllDocuments } from "yaml";
 import type { Grant } from "../../src/shared/grant.js";
 import { createLogger } from "../../src/shared/logger.js";
 import { MUTATE_PODS_PATH } from "../../src/webhook/paths.js";
+import { RecentDecisions } from "../../src/webhook/recent-decisions.js";
 import { startAdmissionServer } from "../../src/webhook/server.js";
 import { settings, StaticGrantCache } from "../../test/webhook/support/fixtures.js";
 import { selfSignedCertificate } from "../../test/webhook/support/self-signed.js";
@@ -51,6 +52,10 @@ async function serve(mode: Mode, certFile: string, keyFile: string): Promise<voi
       logger: createLogger("operator", "info", "/dev/null"),
       registry: new Registry(),
       host: "127.0.0.1",
+      // BENCH_DECIDE_EVERY_TIME=1: keep no recent decision, so that every
+      // review is decided afresh (this bench repeats one review, which the
+      // server otherwise answers as a burst of replicas of one template).
+      ...(process.env.BENCH_DECIDE_EVERY_TIME === "1" ? { recentDecisions: new RecentDecisions(0) } : {}),
     });
     port = server.port;
   } else {
