@@ -174,7 +174,8 @@ async function main(): Promise<void> {
     const cycleDir = mkdtempSync(join(tmpdir(), "ddcred-bench-"));
     dirs.push(cycleDir);
     const cycleEnv = await agentEnv(
-      { moto, datadogUrl: datadog.url, intakeKey: true, sessionDurationSeconds: 1 },
+      // Intake keys carry no expiry: exchanged again every 2 s, as often as the org's key rotates.
+      { moto, datadogUrl: datadog.url, intakeKey: true, sessionDurationSeconds: 1, env: { [AGENT_ENV.intakeKeyRefreshSeconds]: "2" } },
       join(cycleDir, "ddcred"),
     );
     cycling = run([...nodeFlags, AGENT_BUNDLE], { ...cycleEnv, [AGENT_ENV.logLevel]: "warn" });

@@ -83,8 +83,11 @@ function reportAttempt(report: AttemptReport<unknown>, metrics: AgentMetrics, lo
   metrics.refreshAttempted(kind, refreshResultLabel(outcome), durationMs);
   const next = new Date(nextAttemptAt).toISOString();
   if (outcome.ok) {
-    if (held) metrics.credentialHeld(kind, held.expiresAt);
-    log.info({ kind, durationMs, expiresAt: held && new Date(held.expiresAt).toISOString(), nextRefreshAt: next }, `refreshed ${kind}`);
+    if (held) metrics.credentialHeld(kind, held.expiresAt, held.expiry);
+    log.info({ kind, durationMs, expiresAt: held && expiryText(held.expiresAt), nextRefreshAt: next }, `refreshed ${kind}`);
+    if (held?.expiry === "assumed") {
+      log.warn({ kind, expiresAt: expiryText(held.expiresAt) }, `${kind}: Datadog's answer gave no usable expiry: ${held.expiryNote ?? "unreadable"}`);
+    }
     return;
   }
   log.warn(
@@ -92,11 +95,16 @@ function reportAttempt(report: AttemptReport<unknown>, metrics: AgentMetrics, lo
       kind,
       reason: outcome.reason,
       consecutiveFailures: report.consecutiveFailures,
-      heldExpiresAt: held && new Date(held.expiresAt).toISOString(),
+      heldExpiresAt: held && expiryText(held.expiresAt),
       nextAttemptAt: next,
     },
     `refreshing ${kind} failed: ${outcome.message}`,
   );
+}
+
+/** An expiry for the log: an ISO date, or "none" for a credential that has no expiry. */
+function expiryText(expiresAt: number): string {
+  return Number.isFinite(expiresAt) ? new Date(expiresAt).toISOString() : "none";
 }
 
 /** Since the process started, for the startup figures in the logs. */

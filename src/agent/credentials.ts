@@ -31,11 +31,22 @@ export interface Failure {
   readonly retryAfterMs?: number;
 }
 
-/** A fetched credential: its value and when it stops working (epoch milliseconds). */
+/**
+ * Where a credential's expiry comes from: the server (`reported`), the
+ * clients' documented default because the answer had no readable one
+ * (`assumed`), or nowhere because it has none (`none`: Datadog's intake keys).
+ */
+export type ExpirySource = "reported" | "assumed" | "none";
+
+/** A fetched credential: its value and when it stops working (epoch milliseconds; Infinity when it has no expiry). */
 export interface Fetched<T> {
   readonly ok: true;
   readonly value: T;
   readonly expiresAt: number;
+  /** Default `reported`. */
+  readonly expiry?: ExpirySource;
+  /** Why the expiry was assumed, for the agent's warning. */
+  readonly expiryNote?: string;
 }
 
 export type FetchResult<T> = Fetched<T> | Failure;

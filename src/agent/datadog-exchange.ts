@@ -71,6 +71,12 @@ export function createDatadogFetcher(
       ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
     });
     if (!result.ok) return failure(result.reason, result.message, result.retryAfterMs);
-    return { ok: true, value: result.value, expiresAt: result.expiresAt.getTime() };
+    return {
+      ok: true,
+      value: result.value,
+      expiresAt: result.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY,
+      expiry: result.expiry,
+      ...(result.expiryNote === undefined ? {} : { expiryNote: result.expiryNote }),
+    };
   };
 }

@@ -3,11 +3,14 @@
 // memory in every pod; resident memory alone is cheap and is what matters
 // for a sidecar. Labels are bounded: kinds, result reasons, known paths.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { CredentialKind } from "./credentials.js";
+import type { CredentialKind, ExpirySource } from "./credentials.js";
+
+const EXPIRY_SOURCES: readonly ExpirySource[] = ["reported", "assumed", "none"];
 
 export interface AgentMetrics {
   readonly registry: Registry;
-  credentialHeld(kind: CredentialKind, expiresAt: number): void;
+  /** `expiry` labels where the expiry came from; a credential with none (Infinity) reads +Inf. */
+  credentialHeld(kind: CredentialKind, expiresAt: number, expiry: ExpirySource): void;
   refreshAttempted(kind: CredentialKind, result: string, durationMs: number): void;
   requestServed(path: string, code: number): void;
 }
@@ -16,8 +19,9 @@ export function createAgentMetrics(): AgentMetrics {
   const registry = new Registry();
   const expiry = new Gauge({
     name: "ddcred_credential_expiry_timestamp_seconds",
-    help: "When the credential the agent holds expires (unix seconds).",
-    labelNames: ["kind"] as const,
+    help:
+      "When the credential the agent holds expires (unix seconds). expiry: reported by the server, assumed (the answer had no readable expiry: the clients' default), or none (+Inf: the credential carries no expiry).",
+    labelNames: ["kind", "expiry"] as const,
     registers: [registry],
   });
   const refreshes = new Counter({
@@ -52,7 +56,11 @@ export function createAgentMetrics(): AgentMetrics {
   );
   return {
     registry,
-    credentialHeld: (kind, expiresAt) => expiry.set({ kind }, expiresAt / 1000),
+    credentialHeld: (kind, expiresAt, source) => {
+      // One series per kind: the one for where this credential's expiry came from.
+      for (const other of EXPIRY_SOURCES) if (other !== source) expiry.remove({ kind, expiry: other });
+      expiry.set({ kind, expiry: source }, expiresAt / 1000);
+    },
     refreshAttempted: (kind, result, durationMs) => {
       refreshes.inc({ kind, result });
       refreshDuration.observe({ kind }, durationMs / 1000);

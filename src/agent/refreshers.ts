@@ -52,11 +52,13 @@ export function createRefreshers(
     region: config.aws.region,
     stsUrl: endpoints.proofUrl,
   };
+  // Intake keys carry no expiry: they are exchanged again on an interval, to pick up a rotated key.
+  const intakeKeyPolicy = { ...DATADOG_REFRESH_POLICY, noExpiryRefreshMs: config.datadog.intakeKeyRefreshSeconds * 1000 };
   const datadog = (kind: "datadog_token" | "datadog_intake_key", write: (value: string) => Promise<void>) =>
     new Refresher<string>({
       kind,
       fetch: createDatadogFetcher(kind, aws, exchange),
-      refreshPolicy: DATADOG_REFRESH_POLICY,
+      refreshPolicy: kind === "datadog_intake_key" ? intakeKeyPolicy : DATADOG_REFRESH_POLICY,
       backoffPolicy: DEFAULT_BACKOFF_POLICY,
       deliver: (held) => write(held.value),
       onAttempt,

@@ -13,6 +13,11 @@ export interface AgentConfig {
   readonly datadog: ResolvedGrantSpec["datadog"] & {
     /** Base URL of the Datadog API; default https://api.<site>. Set by the operator only (tests, proxies). */
     readonly apiUrl: string;
+    /**
+     * How often the intake key, which carries no expiry, is exchanged again:
+     * default 3600 (the Datadog Agent's hour). Never written by the webhook; tests shorten it.
+     */
+    readonly intakeKeyRefreshSeconds: number;
   };
   readonly apiPort: number;
   readonly metricsPort: number;
@@ -37,6 +42,7 @@ export const AGENT_ENV = {
   apiToken: "DDCRED_DATADOG_API_TOKEN",
   intakeKey: "DDCRED_DATADOG_INTAKE_KEY",
   apiUrl: "DDCRED_DATADOG_API_URL",
+  intakeKeyRefreshSeconds: "DDCRED_DATADOG_INTAKE_KEY_REFRESH_SECONDS",
   apiPort: "DDCRED_API_PORT",
   metricsPort: "DDCRED_METRICS_PORT",
   metricsAddress: "DDCRED_METRICS_ADDRESS",
@@ -148,6 +154,7 @@ export function parseAgentConfig(env: Readonly<Record<string, string | undefined
       apiToken: bool(AGENT_ENV.apiToken, true),
       intakeKey: bool(AGENT_ENV.intakeKey, false),
       apiUrl: apiUrl.replace(/\/+$/, ""),
+      intakeKeyRefreshSeconds: int(AGENT_ENV.intakeKeyRefreshSeconds, 3600, 1, 86_400),
     },
     apiPort: int(AGENT_ENV.apiPort, DEFAULT_AGENT_API_PORT, 1, 65_535),
     metricsPort: int(AGENT_ENV.metricsPort, DEFAULT_AGENT_METRICS_PORT, 1, 65_535),

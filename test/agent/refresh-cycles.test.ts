@@ -1,15 +1,18 @@
-// Lifetimes of seconds (moto sessions of 4 s, Datadog tokens and intake keys
-// of 2 s) put many refresh cycles into one test: the expiry metrics move
-// forward with each, and readers of the files never catch one half-written.
+// Lifetimes of seconds (moto sessions of 4 s, Datadog tokens of 2 s, the
+// org's intake key rotated every second and exchanged again as often) put
+// many refresh cycles into one test: the expiry metrics move forward with
+// each, and readers of the files never catch one half-written.
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_ENV } from "../../src/shared/agent-config.js";
 import type { CredentialKind } from "../../src/shared/names.js";
 import { startDatadogService, type DatadogService } from "../harness/datadog.js";
 import { startMoto, type MotoServer } from "../harness/moto.js";
 import { buildBundles, metricValue, startAgentProcess, TEST_ORG_UUID, type AgentProcess } from "./agent-process.js";
 
 const KINDS: readonly CredentialKind[] = ["aws", "datadog_token", "datadog_intake_key"];
+const EXPIRING_KINDS: readonly CredentialKind[] = ["aws", "datadog_token"];
 
 describe("the agent with credentials that live for seconds", () => {
   let moto: MotoServer;
@@ -23,9 +26,15 @@ describe("the agent with credentials that live for seconds", () => {
       stsUrl: moto.url,
       orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }],
       tokenTtlSeconds: 2,
-      intakeKeyTtlSeconds: 2,
+      intakeKeyTtlSeconds: 1,
     });
-    agent = await startAgentProcess({ moto, datadogUrl: datadog.url, intakeKey: true, sessionDurationSeconds: 4 });
+    agent = await startAgentProcess({
+      moto,
+      datadogUrl: datadog.url,
+      intakeKey: true,
+      sessionDurationSeconds: 4,
+      env: { [AGENT_ENV.intakeKeyRefreshSeconds]: "1" },
+    });
     await agent.waitReady();
   });
 
@@ -35,22 +44,25 @@ describe("the agent with credentials that live for seconds", () => {
     await moto?.stop();
   });
 
-  it("refreshes every kind many times, each refresh moving its expiry metric forward", async () => {
-    const expiries = new Map<CredentialKind, number[]>(KINDS.map((kind) => [kind, []]));
+  it("refreshes every kind many times, each refresh of an expiring kind moving its expiry metric forward", async () => {
+    const expiries = new Map<CredentialKind, number[]>(EXPIRING_KINDS.map((kind) => [kind, []]));
     let text = "";
     for (let scrape = 0; scrape < 30; scrape++) {
       text = await agent.metrics();
-      for (const kind of KINDS) {
-        const value = metricValue(text, `ddcred_credential_expiry_timestamp_seconds{kind="${kind}"}`)!;
+      for (const kind of EXPIRING_KINDS) {
+        const value = metricValue(text, `ddcred_credential_expiry_timestamp_seconds{kind="${kind}",expiry="reported"}`)!;
         const seen = expiries.get(kind)!;
         if (seen.at(-1) !== value) seen.push(value);
       }
       await sleep(200);
     }
-    for (const kind of KINDS) {
+    for (const kind of EXPIRING_KINDS) {
       const seen = expiries.get(kind)!;
       expect(seen, kind).toEqual([...seen].sort((a, b) => a - b));
       expect(new Set(seen).size, kind).toBeGreaterThanOrEqual(kind === "aws" ? 2 : 4);
+    }
+    expect(text).toContain('ddcred_credential_expiry_timestamp_seconds{kind="datadog_intake_key",expiry="none"} +Inf');
+    for (const kind of KINDS) {
       expect(metricValue(text, `ddcred_credential_refresh_total{kind="${kind}",result="success"}`), kind).toBeGreaterThanOrEqual(kind === "aws" ? 3 : 5);
     }
     expect(text.split("\n").filter((l) => l.startsWith("ddcred_credential_refresh_total") && !l.includes('result="success"'))).toEqual([]);

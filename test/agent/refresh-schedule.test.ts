@@ -17,6 +17,20 @@ const held = (lifetimeMs: number) => ({ obtainedAt: t0, expiresAt: t0 + lifetime
 const always = (value: number) => () => value;
 
 describe("refreshDeadline", () => {
+  it("exchanges a credential with no expiry again within the hour, as the Datadog Agent does its intake key", () => {
+    const forever = { obtainedAt: t0, expiresAt: Number.POSITIVE_INFINITY };
+    const deadlines = [0, 0.5, 0.999].map((random) => refreshDeadline(forever, DATADOG_REFRESH_POLICY, always(random)));
+    for (const deadline of deadlines) {
+      expect(deadline - t0).toBeLessThanOrEqual(HOUR);
+      expect(deadline - t0).toBeGreaterThanOrEqual(HOUR - 2 * MINUTE);
+    }
+    expect(new Set(deadlines).size).toBe(3);
+  });
+
+  it("keeps serving a credential with no expiry however long it has been held", () => {
+    expect(isServable({ obtainedAt: t0, expiresAt: Number.POSITIVE_INFINITY }, t0 + 1000 * HOUR, DATADOG_REFRESH_POLICY)).toBe(true);
+  });
+
   it("keeps at least 15 minutes of validity on AWS credentials from a one-hour session", () => {
     for (const random of [0, 0.5, 0.999]) {
       const deadline = refreshDeadline(held(HOUR), AWS_REFRESH_POLICY, always(random));

@@ -15,7 +15,7 @@ describe("the demo", () => {
     expect(stdout).toMatch(/renewed: sha256:[0-9a-f]{12} .*file rewritten: true/);
     expect(stdout).toContain("the loopback API without the per-pod secret: HTTP 401");
     expect(stdout).toContain("AWS secret key: confirmed");
-    expect(stdout).toMatch(/ddcred_credential_expiry_timestamp_seconds\{kind="datadog_token"\}/);
+    expect(stdout).toMatch(/ddcred_credential_expiry_timestamp_seconds\{kind="datadog_token",expiry="reported"\}/);
     expect(stdout).toContain("injectedPods: 1");
     expect(stdout).toMatch(/Done in \d+\.\d s\./);
   }, 180_000);

@@ -1,8 +1,8 @@
 // The whole chain, then a search for the actual secret values everywhere
 // they must not be: the operator's webhook injects a pod, the agent runs
 // with that pod's env against moto and the Datadog token service (tokens
-// and intake keys living 2 s, AWS sessions 4 s, so it refreshes several
-// times), and every generation of every credential it held, the per-pod
+// living 2 s, the org's intake key rotated every second and exchanged again
+// as often, AWS sessions 4 s, so it refreshes several times), and every generation of every credential it held, the per-pod
 // secret and the base identity's secret key are looked for in the pod spec,
 // every object the API server holds for the test and operator namespaces and
 // cluster-wide, Events, both processes' logs and both processes' metrics.
@@ -70,7 +70,7 @@ beforeAll(async () => {
     stsUrl: moto.url,
     orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }],
     tokenTtlSeconds: 2,
-    intakeKeyTtlSeconds: 2,
+    intakeKeyTtlSeconds: 1,
   });
   setup = await startWebhookOperator(cluster, { DDCRED_AGENT_DATADOG_API_URL: datadog.url });
   admin = setup.admin;
@@ -92,7 +92,7 @@ beforeAll(async () => {
   await waitUntilInjecting(admin, namespace, reporterPod("probe"));
   pod = await createPod(admin, namespace, reporterPod("app"));
   // The grant's shortest session is 15 minutes; a 4 s one (the agent allows it for test peers) makes AWS refresh here too.
-  agent = await startAgentForPod(pod, moto, { [AGENT_ENV.sessionDurationSeconds]: "4" });
+  agent = await startAgentForPod(pod, moto, { [AGENT_ENV.sessionDurationSeconds]: "4", [AGENT_ENV.intakeKeyRefreshSeconds]: "1" });
   const deadline = Date.now() + COLLECT_MS;
   for (let round = 0; Date.now() < deadline; round++) {
     await collect(round % 10 === 0);

@@ -31,7 +31,7 @@ describe("the agent's configuration", () => {
           externalId: "ext",
           exposeToWorkload: true,
         },
-        datadog: { orgUuid: "0f8fad5b-d9cb-469f-a165-70867728950e", site: "ddog-gov.com", apiToken: true, intakeKey: true, apiUrl: "https://api.ddog-gov.com" },
+        datadog: { orgUuid: "0f8fad5b-d9cb-469f-a165-70867728950e", site: "ddog-gov.com", apiToken: true, intakeKey: true, apiUrl: "https://api.ddog-gov.com", intakeKeyRefreshSeconds: 3600 },
         apiPort: 9911,
         metricsPort: 9912,
         metricsAddress: "10.1.2.3",

@@ -1,11 +1,12 @@
 // Exchanges a delegated proof (proof.ts) for Datadog credentials:
 //   POST {apiUrl}/api/v2/delegated-token  -> data.attributes.access_token, expires
-//   POST {apiUrl}/api/v2/intake-key       -> data.attributes.api_key
+//   POST {apiUrl}/api/v2/intake-key       -> data.attributes.api_key (and org_id; no expiry)
 // both with an empty body and `Authorization: Delegated <proof>`, as
 // datadog-api-client (delegated_auth) and the Datadog Agent send them.
 // Expected failures come back as values with a reason and a message that says
 // what to do; nothing here throws for them. No secret (proof, token, key) is
 // ever put in a message.
+import { readExpiry, type ExpiryReading } from "./expiry.js";
 import { describeFailure, parseRetryAfterMs, serverDetail, type DatadogFailureReason } from "./failures.js";
 import { post, PostError, type PostResult } from "./http-post.js";
 
@@ -13,14 +14,8 @@ export type { DatadogFailureReason } from "./failures.js";
 
 export const DELEGATED_TOKEN_PATH = "/api/v2/delegated-token";
 export const INTAKE_KEY_PATH = "/api/v2/intake-key";
-/** What the official clients assume when a token response carries no `expires`. */
+/** What the official clients assume when a token response carries no readable `expires`. */
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 15 * 60;
-/**
- * Datadog's intake-key response carries only `api_key` (the Datadog Agent treats
- * the key as long-lived and re-exchanges it periodically). We honour an
- * `expires` if one is given and otherwise plan the next exchange an hour out.
- */
-export const DEFAULT_INTAKE_KEY_LIFETIME_SECONDS = 60 * 60;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
@@ -29,9 +24,15 @@ export type DatadogResult =
       readonly ok: true;
       /** The bearer token or the intake API key. Secret: never log it. */
       readonly value: string;
-      readonly expiresAt: Date;
-      /** True when the server gave no usable `expires` and expiresAt is the documented default. */
-      readonly expiryAssumed: boolean;
+      /**
+       * `reported`: expiresAt is the server's. `assumed`: the answer had no
+       * readable `expires` and expiresAt is the official clients' default
+       * (`expiryNote` says what was wrong). `none`: the credential carries no
+       * expiry (Datadog's intake keys) and expiresAt is undefined.
+       */
+      readonly expiry: ExpiryReading["expiry"];
+      readonly expiresAt: Date | undefined;
+      readonly expiryNote?: string;
     }
   | {
       readonly ok: false;
@@ -59,7 +60,7 @@ export function requestDatadogToken(input: DatadogExchangeInput): Promise<Datado
     path: DELEGATED_TOKEN_PATH,
     what: "Datadog API token",
     valueField: "access_token",
-    defaultLifetimeSeconds: DEFAULT_TOKEN_LIFETIME_SECONDS,
+    withoutExpiry: { assumeSeconds: DEFAULT_TOKEN_LIFETIME_SECONDS },
   });
 }
 
@@ -68,7 +69,7 @@ export function requestIntakeKey(input: DatadogExchangeInput): Promise<DatadogRe
     path: INTAKE_KEY_PATH,
     what: "Datadog intake API key",
     valueField: "api_key",
-    defaultLifetimeSeconds: DEFAULT_INTAKE_KEY_LIFETIME_SECONDS,
+    withoutExpiry: "none",
   });
 }
 
@@ -76,7 +77,8 @@ interface Endpoint {
   readonly path: string;
   readonly what: string;
   readonly valueField: string;
-  readonly defaultLifetimeSeconds: number;
+  /** A token without a readable expiry gets the clients' default lifetime; an intake key has none. */
+  readonly withoutExpiry: { readonly assumeSeconds: number } | "none";
 }
 
 async function exchange(input: DatadogExchangeInput, endpoint: Endpoint): Promise<DatadogResult> {
@@ -128,19 +130,8 @@ function parseSuccess(
   if (typeof value !== "string" || value === "") {
     return failure("BadResponse", context, { cause: `the response has no data.attributes.${endpoint.valueField}` });
   }
-  const expiresSeconds = parseUnixSeconds(attributes?.expires);
-  return {
-    ok: true,
-    value,
-    expiresAt: new Date(expiresSeconds === undefined ? nowMs + endpoint.defaultLifetimeSeconds * 1000 : expiresSeconds * 1000),
-    expiryAssumed: expiresSeconds === undefined,
-  };
-}
-
-/** Datadog sends `expires` as a string of unix seconds (the Go client requires a string); accept a number too. */
-function parseUnixSeconds(raw: unknown): number | undefined {
-  const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  return Number.isFinite(n) && n > 0 ? n : undefined;
+  const reading = readExpiry(attributes?.expires, endpoint.withoutExpiry, nowMs);
+  return { ok: true, value, ...reading };
 }
 
 function reasonForStatus(status: number): DatadogFailureReason {

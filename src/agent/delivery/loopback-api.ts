@@ -65,7 +65,8 @@ async function route(options: LoopbackApiOptions, req: IncomingMessage, path: st
     );
   }
   return credentialReply(sources.datadogIntakeKey, "this pod's grant does not ask for a Datadog intake key", options, (held) =>
-    JSON.stringify({ apiKey: held.value, expiresAt: new Date(held.expiresAt).toISOString(), site, orgUuid }),
+    // Datadog's intake keys carry no expiry: expiresAt is then null.
+    JSON.stringify({ apiKey: held.value, expiresAt: Number.isFinite(held.expiresAt) ? new Date(held.expiresAt).toISOString() : null, site, orgUuid }),
   );
 }
 

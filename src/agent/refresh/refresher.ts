@@ -4,7 +4,7 @@
 // SDK, refreshes run on a timer (consumers read files, not only this API),
 // failures back off instead of retrying on every call, and the held
 // credential is kept until it truly expires.
-import { failure, type Failure, type FetchResult, type CredentialKind } from "../credentials.js";
+import { failure, type ExpirySource, type Failure, type FetchResult, type CredentialKind } from "../credentials.js";
 import {
   isServable,
   refreshDeadline,
@@ -16,6 +16,8 @@ import {
 
 export interface Held<T> extends HeldTimes {
   readonly value: T;
+  readonly expiry: ExpirySource;
+  readonly expiryNote?: string;
 }
 
 export type Current<T> = { readonly ok: true; readonly held: Held<T> } | Failure;
@@ -147,7 +149,13 @@ export class Refresher<T> {
   async #fetchAndDeliver(started: number): Promise<{ ok: true } | Failure> {
     const result = await this.#options.fetch();
     if (!result.ok) return result;
-    const held: Held<T> = { value: result.value, obtainedAt: started, expiresAt: result.expiresAt };
+    const held: Held<T> = {
+      value: result.value,
+      obtainedAt: started,
+      expiresAt: result.expiresAt,
+      expiry: result.expiry ?? "reported",
+      ...(result.expiryNote === undefined ? {} : { expiryNote: result.expiryNote }),
+    };
     if (!isServable(held, this.#clock.now(), this.#options.refreshPolicy)) {
       return failure("BadResponse", `the ${this.kind} credential fetched is already expired (expires ${new Date(result.expiresAt).toISOString()})`);
     }

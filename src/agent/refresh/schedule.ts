@@ -2,7 +2,7 @@
 // Pure functions of the held credential, the clock value and a random number
 // in [0, 1), so jitter and deadlines are unit-tested without timers.
 
-/** A credential the agent holds: fetched at obtainedAt, unusable from expiresAt (epoch ms). */
+/** A credential the agent holds: fetched at obtainedAt, unusable from expiresAt (epoch ms; Infinity: it has no expiry). */
 export interface HeldTimes {
   readonly obtainedAt: number;
   readonly expiresAt: number;
@@ -30,6 +30,12 @@ export interface RefreshPolicy {
   readonly maxJitterMs: number;
   /** A credential this close to expiry is no longer handed out (capped at a twentieth of its lifetime). */
   readonly expiryGuardMs: number;
+  /**
+   * How often a credential with no expiry is exchanged again (Datadog's
+   * intake keys: the Datadog Agent re-exchanges its key every 60 minutes, so
+   * a rotated key is picked up), jitter drawn as for a lifetime of this length.
+   */
+  readonly noExpiryRefreshMs: number;
 }
 
 export interface BackoffPolicy {
@@ -60,6 +66,7 @@ export const AWS_REFRESH_POLICY: RefreshPolicy = {
   jitterFraction: 0.1,
   maxJitterMs: 5 * MINUTE,
   expiryGuardMs: 5_000,
+  noExpiryRefreshMs: 60 * MINUTE,
 };
 
 export const DATADOG_REFRESH_POLICY: RefreshPolicy = {
@@ -68,6 +75,7 @@ export const DATADOG_REFRESH_POLICY: RefreshPolicy = {
   jitterFraction: 0.1,
   maxJitterMs: 2 * MINUTE,
   expiryGuardMs: 5_000,
+  noExpiryRefreshMs: 60 * MINUTE,
 };
 
 export const DEFAULT_BACKOFF_POLICY: BackoffPolicy = {
@@ -89,6 +97,10 @@ export function refreshMarginMs(lifetime: number, policy: RefreshPolicy): number
 
 /** The moment to refresh a credential just obtained. */
 export function refreshDeadline(held: HeldTimes, policy: RefreshPolicy, random: () => number): number {
+  if (held.expiresAt === Number.POSITIVE_INFINITY) {
+    const jitterSpan = Math.min(policy.maxJitterMs, policy.noExpiryRefreshMs * policy.jitterFraction);
+    return held.obtainedAt + policy.noExpiryRefreshMs - jitterSpan * (0.5 + 0.5 * random());
+  }
   const lifetime = lifetimeMs(held);
   const jitterSpan = Math.min(policy.maxJitterMs, lifetime * policy.jitterFraction);
   const lead = jitterSpan * (0.5 + 0.5 * random());

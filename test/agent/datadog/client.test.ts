@@ -28,7 +28,7 @@ describe("Datadog delegated-auth client", () => {
       ],
     });
     session = await assumeRole(moto, "ddcred-test");
-    proof = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG, stsUrl: moto.url });
+    proof = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG });
   });
   afterEach(async () => {
     await datadog?.setFault(undefined);
@@ -41,13 +41,15 @@ describe("Datadog delegated-auth client", () => {
   const token = (overrides: { proof?: string; orgUuid?: string; timeoutMs?: number; now?: () => number } = {}) =>
     requestDatadogToken({ apiUrl: datadog.url, proof, orgUuid: ORG, ...overrides });
 
-  it("returns the token with the expiry the server sent", async () => {
+  it("returns the token with the expiry the server sent as a date-time", async () => {
     const result = await token();
-    expect(result).toMatchObject({ ok: true, value: expect.stringMatching(/^ddt_/), expiryAssumed: false });
+    expect(result).toMatchObject({ ok: true, value: expect.stringMatching(/^ddt_/), expiry: "reported" });
+    if (!result.ok) return;
+    expect(result.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 800_000);
   });
 
   it("reports a 401 as Unauthorized, pointing at the role mapping, credentials and clock", async () => {
-    const forged = await buildDelegatedProof({ credentials: { ...session, secretAccessKey: "wrong" }, region: "us-east-1", orgUuid: ORG, stsUrl: moto.url });
+    const forged = await buildDelegatedProof({ credentials: { ...session, secretAccessKey: "wrong" }, region: "us-east-1", orgUuid: ORG });
     const result = await token({ proof: forged });
     expect(result).toMatchObject({ ok: false, reason: "Unauthorized", status: 401 });
     if (result.ok) return;
@@ -56,7 +58,7 @@ describe("Datadog delegated-auth client", () => {
   });
 
   it("reports a 403 as Forbidden, naming the org that does not map the identity", async () => {
-    const elsewhere = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: UNMAPPING_ORG, stsUrl: moto.url });
+    const elsewhere = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: UNMAPPING_ORG });
     const result = await token({ proof: elsewhere, orgUuid: UNMAPPING_ORG });
     expect(result).toMatchObject({ ok: false, reason: "Forbidden", status: 403, message: expect.stringContaining(`Datadog org ${UNMAPPING_ORG} does not map`) });
   });
@@ -94,20 +96,40 @@ describe("Datadog delegated-auth client", () => {
     expect(await token()).toMatchObject({ ok: false, reason: "BadResponse", message: expect.stringContaining("data.attributes.access_token") });
   });
 
-  it("assumes the official clients' 15 minutes when the token response has no expiry", async () => {
+  it("assumes the official clients' 15 minutes when the token response has no expiry, and says so", async () => {
     const now = 1_700_000_000_000;
-    await datadog.setFault({ body: JSON.stringify({ data: { attributes: { access_token: "t" } } }) });
+    await datadog.setFault({ body: JSON.stringify({ data: { type: "token", attributes: { access_token: "t" } } }) });
     expect(await token({ now: () => now })).toEqual({
       ok: true,
       value: "t",
+      expiry: "assumed",
       expiresAt: new Date(now + DEFAULT_TOKEN_LIFETIME_SECONDS * 1000),
-      expiryAssumed: true,
+      expiryNote: "the answer carries no expires; assuming 15 minutes",
     });
   });
 
-  it("reads a numeric expiry as unix seconds", async () => {
-    await datadog.setFault({ body: JSON.stringify({ data: { attributes: { access_token: "t", expires: 1_900_000_000 } } }) });
-    expect(await token()).toMatchObject({ ok: true, expiresAt: new Date(1_900_000_000_000), expiryAssumed: false });
+  it("reads an expiry sent as a string of unix seconds, as the Go and Python clients parse it", async () => {
+    await datadog.setFault({ body: JSON.stringify({ data: { type: "token", attributes: { access_token: "t", expires: "1900000000" } } }) });
+    expect(await token()).toMatchObject({ ok: true, expiresAt: new Date(1_900_000_000_000), expiry: "reported" });
+  });
+
+  it("reads an expiry sent as an RFC 3339 date-time with an offset", async () => {
+    await datadog.setFault({ body: JSON.stringify({ data: { type: "token", attributes: { access_token: "t", expires: "2030-03-15T10:00:00+02:00" } } }) });
+    expect(await token()).toMatchObject({ ok: true, expiresAt: new Date("2030-03-15T08:00:00Z"), expiry: "reported" });
+  });
+
+  it("assumes 15 minutes for an expiry it cannot read, and says what it got", async () => {
+    await datadog.setFault({ body: JSON.stringify({ data: { type: "token", attributes: { access_token: "t", expires: "next tuesday" } } }) });
+    expect(await token()).toMatchObject({
+      ok: true,
+      expiry: "assumed",
+      expiryNote: 'expires is neither unix seconds nor an RFC 3339 date-time (a string of 12 characters starting "next tuesday"); assuming 15 minutes',
+    });
+  });
+
+  it("takes an intake key with no expiry as one that has none", async () => {
+    await datadog.setFault({ endpoints: ["intake-key"], body: JSON.stringify({ data: { type: "intake_api_key", id: "k", attributes: { api_key: "0123", org_id: 42 } } }) });
+    expect(await requestIntakeKey({ apiUrl: datadog.url, proof, orgUuid: ORG })).toEqual({ ok: true, value: "0123", expiry: "none", expiresAt: undefined });
   });
 
   it("reports a refused connection as Network", async () => {

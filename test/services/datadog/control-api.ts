@@ -1,7 +1,7 @@
 // /_test/: how tests steer the service. Never part of what Datadog serves.
 //   GET    /_test/stats   counters (ServiceStats)
 //   PUT    /_test/fault   inject a Fault into the token endpoints; DELETE clears it
-//   PUT    /_test/ttl     {tokenTtlSeconds?, intakeKeyTtlSeconds?} for credentials issued from now on
+//   PUT    /_test/ttl     {tokenTtlSeconds?, intakeKeyTtlSeconds?}: tokens issued from now on; how often intake keys rotate
 //   PUT    /_test/orgs    [{uuid, roleArns}] replaces the org mappings
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ServiceStats, Ttls } from "./control-types.js";
@@ -38,7 +38,7 @@ export async function handleControl(req: IncomingMessage, res: ServerResponse, p
   }
   if (key === "PUT orgs") {
     const orgs = parseOrgs(body);
-    if (orgs === undefined) return sendJson(res, 400, { error: "orgs are [{uuid: string, roleArns: string[]}]" });
+    if (orgs === undefined) return sendJson(res, 400, { error: "orgs are [{uuid: string, orgId?: integer, roleArns: string[]}]" });
     state.orgs = orgs;
     return sendJson(res, 200, { ok: true });
   }
@@ -48,9 +48,13 @@ export async function handleControl(req: IncomingMessage, res: ServerResponse, p
 export function parseOrgs(raw: unknown): OrgMapping[] | undefined {
   if (!Array.isArray(raw)) return undefined;
   const valid = raw.every(
-    (o) => typeof o?.uuid === "string" && Array.isArray(o.roleArns) && o.roleArns.every((a: unknown) => typeof a === "string"),
+    (o) =>
+      typeof o?.uuid === "string" &&
+      (o.orgId === undefined || Number.isSafeInteger(o.orgId)) &&
+      Array.isArray(o.roleArns) &&
+      o.roleArns.every((a: unknown) => typeof a === "string"),
   );
-  return valid ? raw.map((o) => ({ uuid: o.uuid, roleArns: [...o.roleArns] })) : undefined;
+  return valid ? raw.map((o) => ({ uuid: o.uuid, ...(o.orgId === undefined ? {} : { orgId: o.orgId }), roleArns: [...o.roleArns] })) : undefined;
 }
 
 function stats(state: ServiceState): ServiceStats {

@@ -5,11 +5,12 @@ import type { RejectionCode } from "./rejections.js";
 
 export type { OrgMapping } from "./identities.js";
 
-export type FaultEndpoint = "delegated-token" | "intake-key";
+/** The token endpoints, and the bearer-protected users route (a refusal a consumer must survive). */
+export type FaultEndpoint = "delegated-token" | "intake-key" | "users";
 
 /** What the token endpoints do instead of their job, for client and refresh tests. */
 export interface Fault {
-  /** Which endpoints misbehave; default both. */
+  /** Which endpoints misbehave; default the two token endpoints. */
   readonly endpoints?: readonly FaultEndpoint[];
   /** Answer with this status (and `body`, default a JSON:API error) instead of verifying the proof. */
   readonly status?: number;
@@ -25,6 +26,7 @@ export interface Fault {
 
 export interface Ttls {
   readonly tokenTtlSeconds?: number;
+  /** How long each org's intake key lives before it is rotated. */
   readonly intakeKeyTtlSeconds?: number;
 }
 
@@ -37,6 +39,8 @@ export interface ServiceStats {
   readonly faultsApplied: number;
   readonly bearerAccepted: number;
   readonly bearerRefused: number;
+  /** Of the refused, those made with a token this service issued that had expired. */
+  readonly bearerExpired: number;
   readonly apiKeyAccepted: number;
   readonly apiKeyRefused: number;
   readonly tokenTtlSeconds: number;

@@ -2,6 +2,9 @@
 // down the requests it still applies to.
 import type { Fault, FaultEndpoint } from "./control-types.js";
 
+const DEFAULT_ENDPOINTS: readonly FaultEndpoint[] = ["delegated-token", "intake-key"];
+const ENDPOINTS: readonly unknown[] = [...DEFAULT_ENDPOINTS, "users"];
+
 export class FaultInjector {
   private fault: Fault | undefined;
   private remaining = Infinity;
@@ -15,7 +18,8 @@ export class FaultInjector {
   /** The fault for this request, consuming one of its uses. */
   take(endpoint: FaultEndpoint): Fault | undefined {
     const fault = this.fault;
-    if (fault === undefined || (fault.endpoints !== undefined && !fault.endpoints.includes(endpoint))) return undefined;
+    const endpoints = fault?.endpoints ?? DEFAULT_ENDPOINTS;
+    if (fault === undefined || !endpoints.includes(endpoint)) return undefined;
     this.remaining -= 1;
     if (this.remaining <= 0) this.fault = undefined;
     this.applied += 1;
@@ -37,8 +41,8 @@ export function validateFault(raw: unknown): Fault | string {
   if (fault.body !== undefined && typeof fault.body !== "string") return "body must be a string";
   if (fault.retryAfter !== undefined && typeof fault.retryAfter !== "string") return "retryAfter must be a string";
   const endpoints = fault.endpoints;
-  if (endpoints !== undefined && !(Array.isArray(endpoints) && endpoints.every((e) => e === "delegated-token" || e === "intake-key"))) {
-    return 'endpoints must be a list of "delegated-token" and/or "intake-key"';
+  if (endpoints !== undefined && !(Array.isArray(endpoints) && endpoints.every((e) => ENDPOINTS.includes(e)))) {
+    return 'endpoints must be a list of "delegated-token", "intake-key" and "users"';
   }
   return fault as Fault;
 }

@@ -5,6 +5,8 @@
 
 export interface OrgMapping {
   readonly uuid: string;
+  /** Datadog's numeric org id, answered with intake keys; default derived from the UUID. */
+  readonly orgId?: number;
   readonly roleArns: readonly string[];
 }
 

@@ -46,7 +46,7 @@ describe("datadog-api-client (Python) against the test Datadog service", () => {
   });
 
   it("lets UsersApi.list_users through with a token from the agent's proof in Configuration(access_token=...)", async () => {
-    const proof = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG, stsUrl: moto.url });
+    const proof = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG });
     const token = await requestDatadogToken({ apiUrl: datadog.url, proof, orgUuid: ORG });
     if (!token.ok) throw new Error(token.message);
     const result = await runDatadogPythonClient(["list-users", "--host", datadog.url, "--token", token.value]);
@@ -66,7 +66,7 @@ describe("datadog-api-client (Python) against the test Datadog service", () => {
   });
 
   it("lets AuthenticationApi.validate through with an intake key from the agent's proof", async () => {
-    const proof = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG, stsUrl: moto.url });
+    const proof = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG });
     const key = await requestIntakeKey({ apiUrl: datadog.url, proof, orgUuid: ORG });
     if (!key.ok) throw new Error(key.message);
     const result = await runDatadogPythonClient(["validate", "--host", datadog.url, "--api-key", key.value]);

@@ -5,8 +5,13 @@ import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 
 export interface CraftedProofInput {
+  /** Without a sessionToken the proof is signed with long-term keys and carries no X-Amz-Security-Token. */
   readonly credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  readonly stsUrl: string;
+  /** Default https://sts.amazonaws.com, the global endpoint. */
+  readonly stsUrl?: string;
+  /** The credential scope's region; default us-east-1. */
+  readonly region?: string;
+  readonly signingDate?: Date;
   /** Omitted: the proof carries no x-ddog-org-id at all. */
   readonly orgUuid?: string;
   /** Carry x-ddog-org-id without covering it by the signature. */
@@ -16,9 +21,9 @@ export interface CraftedProofInput {
 
 /** A SigV4-signed request that STS itself would accept, shaped by the input. */
 export async function craftProof(input: CraftedProofInput): Promise<string> {
-  const url = new URL(input.stsUrl);
+  const url = new URL(input.stsUrl ?? "https://sts.amazonaws.com");
   const body = input.body ?? "Action=GetCallerIdentity&Version=2011-06-15";
-  const signer = new SignatureV4({ service: "sts", region: "us-east-1", credentials: input.credentials, sha256: Sha256, applyChecksum: false });
+  const signer = new SignatureV4({ service: "sts", region: input.region ?? "us-east-1", credentials: input.credentials, sha256: Sha256, applyChecksum: false });
   const headers: Record<string, string> = {
     "content-type": "application/x-www-form-urlencoded; charset=utf-8",
     "content-length": String(Buffer.byteLength(body)),
@@ -27,7 +32,10 @@ export async function craftProof(input: CraftedProofInput): Promise<string> {
   };
   const signed = await signer.sign(
     { method: "POST", protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: "/", query: {}, headers, body },
-    input.leaveOrgHeaderUnsigned ? { unsignableHeaders: new Set(["x-ddog-org-id"]) } : {},
+    {
+      ...(input.leaveOrgHeaderUnsigned ? { unsignableHeaders: new Set(["x-ddog-org-id"]) } : {}),
+      ...(input.signingDate ? { signingDate: input.signingDate } : {}),
+    },
   );
   const json = Object.fromEntries(Object.entries(signed.headers).map(([name, value]) => [name, [value]]));
   return encodeProof({ body, headers: json, method: "POST", url: url.origin });

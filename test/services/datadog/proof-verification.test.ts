@@ -1,6 +1,8 @@
-// The test Datadog service refuses every proof Datadog must refuse, with the
-// status Datadog documents (401: the proof proves nothing; 403: a proven
-// identity the org does not map) and a message that says what is wrong.
+// The test Datadog service refuses every proof Datadog (or the STS it replays
+// the proof to) must refuse, with the status Datadog documents (401: the proof
+// proves nothing; 403: a proven identity the org does not map) and a message
+// that says what is wrong. Every proof names a real STS host, as production
+// proofs do; the service routes it to the emulator with its signed Host intact.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,8 +56,8 @@ describe("the test Datadog service's proof verification", () => {
     await moto?.stop();
   });
 
-  const goodProof = (overrides: { orgUuid?: string; now?: Date } = {}) =>
-    buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG, stsUrl: moto.url, ...overrides });
+  const goodProof = (overrides: { orgUuid?: string; now?: Date; region?: string; stsUrl?: string } = {}) =>
+    buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG, ...overrides });
 
   async function exchange(authorization: string | undefined): Promise<Refusal & { body: unknown }> {
     const response = await fetch(`${url}/api/v2/delegated-token`, {
@@ -70,8 +72,67 @@ describe("the test Datadog service's proof verification", () => {
     return { status, code, detail };
   };
 
-  it("accepts an untouched proof (the baseline every refusal below departs from)", async () => {
+  it("accepts an untouched proof for the regional endpoint (the baseline every refusal below departs from)", async () => {
     expect((await exchange(`Delegated ${await goodProof()}`)).status).toBe(200);
+  });
+
+  it("accepts a proof for another region's endpoint, signed for that region", async () => {
+    expect((await exchange(`Delegated ${await goodProof({ region: "eu-west-1" })}`)).status).toBe(200);
+  });
+
+  it("accepts a proof for the global endpoint, signed for us-east-1", async () => {
+    const proof = await craftProof({ credentials: session, stsUrl: "https://sts.amazonaws.com", region: "us-east-1", orgUuid: ORG });
+    expect((await exchange(`Delegated ${proof}`)).status).toBe(200);
+  });
+
+  it("refuses a proof signed for the emulator's own URL, which production never sends", async () => {
+    expect(await refusal(await goodProof({ stsUrl: moto.url }))).toMatchObject({
+      status: 401,
+      code: "StsHostNotAllowed",
+      detail: `the proof's URL ${moto.url} is not an AWS STS endpoint`,
+    });
+  });
+
+  it("refuses a signature scoped to another region than the STS host's, as STS does", async () => {
+    const proof = await craftProof({ credentials: session, stsUrl: "https://sts.us-east-1.amazonaws.com", region: "eu-west-1", orgUuid: ORG });
+    expect(await refusal(proof)).toMatchObject({
+      status: 401,
+      code: "StsRejected",
+      detail: "AWS STS refused the proof's signed GetCallerIdentity: SignatureDoesNotMatch (Credential should be scoped to a valid region, not 'eu-west-1'.)",
+    });
+  });
+
+  it("refuses a proof for the global endpoint signed for another region than us-east-1", async () => {
+    const proof = await craftProof({ credentials: session, stsUrl: "https://sts.amazonaws.com", region: "us-west-2", orgUuid: ORG });
+    expect(await refusal(proof)).toMatchObject({ status: 401, code: "StsRejected", detail: expect.stringContaining("Credential should be scoped to a valid region") });
+  });
+
+  it.each([
+    ["a China region under amazonaws.com", "https://sts.cn-north-1.amazonaws.com", "cn-north-1"],
+    ["a global endpoint in China, which has none", "https://sts.amazonaws.com.cn", "cn-north-1"],
+    ["a region that does not exist", "https://sts.us-north-9.amazonaws.com", "us-north-9"],
+    ["a real region over plain http", "http://sts.us-east-1.amazonaws.com", "us-east-1"],
+  ])("refuses a proof for an STS host that does not exist: %s", async (_what, stsUrl, region) => {
+    const proof = await craftProof({ credentials: session, stsUrl, region, orgUuid: ORG });
+    expect(await refusal(proof)).toMatchObject({ status: 401, code: "StsHostNotAllowed", detail: `the proof's URL ${new URL(stsUrl).origin} is not an AWS STS endpoint` });
+  });
+
+  it("refuses a proof signed with long-term access keys, which carries no session token", async () => {
+    const proof = await craftProof({ credentials: moto.baseCredentials, orgUuid: ORG });
+    expect(await refusal(proof)).toMatchObject({
+      status: 401,
+      code: "SessionTokenMissing",
+      detail: expect.stringContaining("no signed X-Amz-Security-Token: sign it with temporary credentials"),
+    });
+  });
+
+  it("refuses a proof whose X-Amz-Date is another day than its credential scope, as STS does", async () => {
+    const proof = tamper(await goodProof(), (p) => {
+      const date = p.headers["X-Amz-Date"]![0]!;
+      const nextDay = new Date(Date.UTC(+date.slice(0, 4), +date.slice(4, 6) - 1, +date.slice(6, 8) + 1)).toISOString().slice(0, 10).replace(/-/g, "");
+      return { ...p, headers: { ...p.headers, "X-Amz-Date": [`${nextDay}${date.slice(8)}`] } };
+    });
+    expect(await refusal(proof)).toMatchObject({ status: 401, code: "StsRejected", detail: expect.stringContaining("Date in Credential scope does not match") });
   });
 
   it("refuses a request without a Delegated authorization", async () => {
@@ -83,12 +144,12 @@ describe("the test Datadog service's proof verification", () => {
   });
 
   it("refuses a validly signed proof that carries no x-ddog-org-id", async () => {
-    const proof = await craftProof({ credentials: session, stsUrl: moto.url });
+    const proof = await craftProof({ credentials: session });
     expect(await refusal(proof)).toMatchObject({ status: 401, code: "OrgHeaderMissing", detail: expect.stringContaining("no x-ddog-org-id header") });
   });
 
   it("refuses a proof whose x-ddog-org-id is present but not signed", async () => {
-    const proof = await craftProof({ credentials: session, stsUrl: moto.url, orgUuid: ORG, leaveOrgHeaderUnsigned: true });
+    const proof = await craftProof({ credentials: session, orgUuid: ORG, leaveOrgHeaderUnsigned: true });
     expect(await refusal(proof)).toMatchObject({ status: 401, code: "OrgHeaderNotSigned", detail: expect.stringContaining("not among its SigV4 SignedHeaders") });
   });
 
@@ -135,12 +196,12 @@ describe("the test Datadog service's proof verification", () => {
   });
 
   it("refuses a proof signed with a secret that is not the session's", async () => {
-    const forged = await buildDelegatedProof({ credentials: { ...session, secretAccessKey: "forged" }, region: "us-east-1", orgUuid: ORG, stsUrl: moto.url });
+    const forged = await buildDelegatedProof({ credentials: { ...session, secretAccessKey: "forged" }, region: "us-east-1", orgUuid: ORG });
     expect(await refusal(forged)).toMatchObject({ status: 401, code: "StsRejected", detail: expect.stringContaining("SignatureDoesNotMatch") });
   });
 
   it("refuses a signed request for another STS action", async () => {
-    const proof = await craftProof({ credentials: session, stsUrl: moto.url, orgUuid: ORG, body: "Action=GetSessionToken&Version=2011-06-15" });
+    const proof = await craftProof({ credentials: session, orgUuid: ORG, body: "Action=GetSessionToken&Version=2011-06-15" });
     expect(await refusal(proof)).toMatchObject({ status: 401, code: "NotGetCallerIdentity", detail: expect.stringContaining("GetCallerIdentity") });
   });
 
@@ -156,6 +217,19 @@ describe("the test Datadog service's proof verification", () => {
   it("refuses a proof whose URL names another STS host than its signed Host header", async () => {
     const moved = tamper(await goodProof(), (p) => ({ ...p, url: "https://sts.us-west-2.amazonaws.com" }));
     expect(await refusal(moved)).toMatchObject({ status: 401, code: "HostMismatch", detail: expect.stringContaining("must name the host of its URL") });
+  });
+
+  it("refuses a proof older than STS's fifteen minutes even where the verifier's own window is longer", async () => {
+    const lenient = createDatadogTokenService({ stsUrl: moto.url, orgs: [{ uuid: ORG, roleArns: [moto.roleArn("ddcred-test")] }], maxProofAgeSeconds: 3600 });
+    const lenientUrl = await lenient.listen();
+    try {
+      const proof = await goodProof({ now: new Date(Date.now() - 20 * 60_000) });
+      const response = await fetch(`${lenientUrl}/api/v2/delegated-token`, { method: "POST", headers: { Authorization: `Delegated ${proof}` } });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ errors: [{ code: "StsRejected", detail: expect.stringContaining("SignatureDoesNotMatch (Signature expired") }] });
+    } finally {
+      await lenient.close();
+    }
   });
 
   it("answers refusals in Datadog's JSON:API error shape", async () => {

@@ -1,6 +1,6 @@
 // Every reason the token service refuses a request, with the HTTP status it
 // answers: 401 for a proof that does not prove anything (missing, malformed,
-// unsigned org, stale, tampered, wrong endpoint), 403 for a proven identity
+// unsigned org, no session token, stale, tampered, wrong endpoint or region), 403 for a proven identity
 // that the org does not map (the meaning Datadog's own API documents for
 // /api/v2/intake-key), 502 when the STS emulator cannot be reached.
 
@@ -12,6 +12,7 @@ export type RejectionCode =
   | "HostMismatch"
   | "OrgHeaderMissing"
   | "OrgHeaderNotSigned"
+  | "SessionTokenMissing"
   | "ProofStale"
   | "ProofFromFuture"
   | "StsRejected"

@@ -1,8 +1,11 @@
 // The project's stand-in for Datadog's delegated-auth endpoints, faithful to
-// what Datadog must check (verification.ts), plus two protected routes that
-// accept only live credentials, so a test can prove a token really works:
+// what Datadog and STS check (verification.ts) and answering in the shapes of
+// Datadog's API spec, plus two protected routes that accept only live
+// credentials, so a test can prove a token really works:
 //   POST /api/v2/delegated-token   Authorization: Delegated <proof> -> bearer token
-//   POST /api/v2/intake-key        Authorization: Delegated <proof> -> API key
+//        {data: {type: "token", id, attributes: {access_token, expires: RFC 3339 date-time}}}
+//   POST /api/v2/intake-key        Authorization: Delegated <proof> -> the org's API key
+//        {data: {type: "intake_api_key", id, attributes: {api_key, org_id}}}  (no expiry)
 //   GET  /api/v2/users             Authorization: Bearer <token>  (UsersApi.list_users)
 //   GET  /api/v1/validate          DD-API-KEY: <key>              (AuthenticationApi.validate)
 // and a control API under /_test/ (control-api.ts) for faults, TTLs and counters.
@@ -12,7 +15,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { handleControl, CONTROL_PREFIX } from "./control-api.js";
 import type { FaultEndpoint, ServiceStats } from "./control-types.js";
-import { CredentialStore, mintIntakeKey, mintToken, type Issued } from "./credential-store.js";
+import { IntakeKeyStore, TokenStore, type IntakeKey, type Issued } from "./credential-store.js";
 import { FaultInjector } from "./faults.js";
 import { authorizationCredential, sendJson, sendRaw } from "./http-io.js";
 import type { OrgMapping } from "./identities.js";
@@ -25,7 +28,7 @@ export interface DatadogTokenServiceOptions {
   readonly orgs: readonly OrgMapping[];
   /** Default 900 (Datadog's clients assume 15 minutes). */
   readonly tokenTtlSeconds?: number;
-  /** Default 3600. */
+  /** How long each org's intake key lives before the service rotates it (the old one is refused from then on); default 3600. */
   readonly intakeKeyTtlSeconds?: number;
   /** Proofs signed longer ago are refused; default 300. */
   readonly maxProofAgeSeconds?: number;
@@ -67,12 +70,19 @@ export function createDatadogTokenService(options: DatadogTokenServiceOptions): 
     tokenTtlSeconds: options.tokenTtlSeconds ?? 900,
     intakeKeyTtlSeconds: options.intakeKeyTtlSeconds ?? 3600,
     faults: new FaultInjector(),
-    counters: { tokensIssued: 0, intakeKeysIssued: 0, bearerAccepted: 0, bearerRefused: 0, apiKeyAccepted: 0, apiKeyRefused: 0 },
+    counters: { tokensIssued: 0, intakeKeysIssued: 0, bearerAccepted: 0, bearerRefused: 0, bearerExpired: 0, apiKeyAccepted: 0, apiKeyRefused: 0 },
     rejected: {},
     recentRejections: [],
   };
-  const tokens = new CredentialStore(mintToken, now);
-  const intakeKeys = new CredentialStore(mintIntakeKey, now);
+  const tokens = new TokenStore(now);
+  const intakeKeys = new IntakeKeyStore();
+  let intakeKeysRotatedAt = now();
+  /** Rotates the orgs' intake keys once they have lived their TTL. */
+  const rotateDueIntakeKeys = () => {
+    if (now() - intakeKeysRotatedAt < state.intakeKeyTtlSeconds * 1000) return;
+    intakeKeys.rotate();
+    intakeKeysRotatedAt = now();
+  };
   const count = (counter: Counter) => {
     (state.counters as Record<Counter, number>)[counter] += 1;
   };
@@ -105,12 +115,13 @@ export function createDatadogTokenService(options: DatadogTokenServiceOptions): 
       const token = tokens.issue(orgUuid, arn, state.tokenTtlSeconds);
       count("tokensIssued");
       log({ event: "token_issued", orgUuid, identity: arn, expiresAt: new Date(token.expiresAtMs).toISOString() });
-      sendJson(res, 200, issuedBody("delegated_token", { access_token: token.value }, token));
+      sendJson(res, 200, tokenBody(token));
     } else {
-      const key = intakeKeys.issue(orgUuid, arn, state.intakeKeyTtlSeconds);
+      rotateDueIntakeKeys();
+      const key = intakeKeys.keyOf(orgUuid);
       count("intakeKeysIssued");
-      log({ event: "intake_key_issued", orgUuid, identity: arn, expiresAt: new Date(key.expiresAtMs).toISOString() });
-      sendJson(res, 200, issuedBody("intake_key", { api_key: key.value }, key));
+      log({ event: "intake_key_issued", orgUuid, identity: arn });
+      sendJson(res, 200, intakeKeyBody(key, state.orgs.find((o) => o.uuid === orgUuid)));
     }
   }
 
@@ -128,17 +139,20 @@ export function createDatadogTokenService(options: DatadogTokenServiceOptions): 
     return true;
   }
 
-  function users(req: IncomingMessage, res: ServerResponse): void {
+  async function users(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (await applyFault(res, "users")) return;
     const token = tokens.lookup(authorizationCredential(req, "Bearer") ?? "");
-    if (token === undefined) {
+    if (token.state !== "live") {
       count("bearerRefused");
+      if (token.state === "expired") count("bearerExpired");
       return sendJson(res, 401, { errors: ["Unauthorized"] });
     }
     count("bearerAccepted");
-    sendJson(res, 200, usersBody(token));
+    sendJson(res, 200, usersBody(token.issued));
   }
 
   function validateApiKey(req: IncomingMessage, res: ServerResponse): void {
+    rotateDueIntakeKeys();
     const header = req.headers["dd-api-key"];
     const key = intakeKeys.lookup(typeof header === "string" ? header : "");
     if (key === undefined) {
@@ -207,11 +221,21 @@ export function createDatadogTokenService(options: DatadogTokenServiceOptions): 
   };
 }
 
-/** `expires` is a string of unix seconds: the Go client accepts nothing else. */
-function issuedBody(type: string, secret: Record<string, string>, issued: Issued) {
+/** DelegatedTokenResponse: `expires` is a date-time in Datadog's spec (the generated clients' models parse it as one). */
+function tokenBody(token: Issued) {
   return {
-    data: { type, id: randomUUID(), attributes: { ...secret, expires: String(Math.floor(issued.expiresAtMs / 1000)) } },
+    data: { type: "token", id: randomUUID(), attributes: { access_token: token.value, expires: new Date(token.expiresAtMs).toISOString() } },
   };
+}
+
+/** IntakeAPIKeyResponse: the org's key and numeric org id, with no expiry. */
+function intakeKeyBody(key: IntakeKey, org: OrgMapping | undefined) {
+  return { data: { type: "intake_api_key", id: key.id, attributes: { api_key: key.value, org_id: org?.orgId ?? numericOrgId(key.orgUuid) } } };
+}
+
+/** A stable numeric org id for an org configured without one. */
+function numericOrgId(orgUuid: string): number {
+  return Number.parseInt(orgUuid.replace(/-/g, "").slice(0, 12), 16);
 }
 
 /** The smallest UsersResponse datadog-api-client deserializes: the identity the token was issued to. */

@@ -26,7 +26,6 @@ export interface VerifiedIdentity {
 export async function verifyDelegatedProof(proof: string, settings: VerificationSettings): Promise<Decoded<VerifiedIdentity>> {
   const checked = checkProof(proof, {
     nowMs: settings.nowMs,
-    stsEmulatorUrl: settings.stsUrl,
     maxAgeMs: settings.maxProofAgeSeconds * 1000,
     maxFutureSkewMs: settings.maxFutureSkewSeconds * 1000,
   });
