@@ -166,7 +166,7 @@ function verifyClaim(
   const claim = injectionClaim(pod);
   const claimedGrant = annotated ?? claim.agentGrant;
   const refuse = (why: string): InjectionPlan => {
-    const text = `the pod arrives with ${nameList(markers)}${claimedGrant === undefined ? "" : ` for grant ${claimedGrant}`}, but ${why}. ddcred adds these itself: remove the ${AGENT_CONTAINER_NAME} container and the ${MARKER_ANNOTATIONS.join(" and ")} annotations from the pod or its template`;
+    const text = `the pod arrives with what only ddcred writes (${nameList(markers)})${claimedGrant === undefined ? "" : ` for grant ${claimedGrant}`}, but ${why}. ddcred adds these itself: remove the ${AGENT_CONTAINER_NAME} container and the ${MARKER_ANNOTATIONS.join(" and ")} annotations from the pod or its template`;
     return { kind: "refuse", outcome: { injected: false, reason: "UnverifiedAgent", message: text, ...(claimedGrant === undefined ? {} : { grant: claimedGrant }) } };
   };
   if (choice.kind !== "chosen") return refuse(unchosenReason(choice, namespace));
