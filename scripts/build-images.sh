@@ -11,10 +11,12 @@
 #   app-python    an app for the consumer tests: Debian's python3, a POSIX
 #                 shell and coreutils, boto3, awscli and datadog-api-client
 #                 from PyPI; runs as UID 1000
+#   ray-standin   app-python plus a stand-in `ray` command (tools/ray-standin)
+#                 for KubeRay's pods
 # An image's tag is a hash of everything it is made from, its recipe below
 # included: an unchanged image is skipped, a changed one rebuilt.
 # $IMAGES_DIR/index.json gives the ref, archive, size and layer count of the
-# images the node runs: pause, operator and app-python
+# images the node runs: pause, operator, app-python and ray-standin
 # (test/harness/node/images.ts reads it).
 source "$(dirname "$0")/lib.sh"
 shopt -s inherit_errexit
@@ -249,7 +251,8 @@ python_packages() {
 
 image_app_python() {
   local ref started=$SECONDS rootfs packages work stage site container platform platforms=()
-  rootfs="$(debian_rootfs ca-certificates,python3)"
+  # wget and bash: the commands KubeRay's probes run in Ray containers (the Ray stand-in builds on this image).
+  rootfs="$(debian_rootfs ca-certificates,python3,wget)"
   mapfile -t packages < <(python_packages)
   ref="localhost/ddcred-app-python:$( { recipe image_app_python; echo "${rootfs##*/} ${PYTHON_PLATFORMS[*]} ${packages[*]}"; } | digest)"
   if built app-python "$ref"; then announce_cached app-python "$ref"; echo "$ref"; return; fi
@@ -279,6 +282,22 @@ image_app_python() {
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd '["python3"]' "$container"
   bah commit --quiet --rm "$container" "$ref" >/dev/null
   publish app-python "$ref" "$started"
+  echo "$ref"
+}
+
+# The Ray stand-in: the app image plus tools/ray-standin/ray as `ray`, for
+# KubeRay's head, worker and submitter containers (Ray's images cannot be pulled here).
+image_ray_standin() { # app-python-ref
+  local ref started=$SECONDS container stage
+  ref="localhost/ddcred-ray-standin:$( { recipe image_ray_standin; echo "$1"; cat "$ROOT/tools/ray-standin/ray"; } | digest)"
+  if built ray-standin "$ref"; then announce_cached ray-standin "$ref"; echo "$ref"; return; fi
+  stage="$(staging_dir)"
+  mkdir -p "$stage/usr/local/bin"
+  install -m 0755 "$ROOT/tools/ray-standin/ray" "$stage/usr/local/bin/ray"
+  container="$(bah from --quiet --pull=never "$1")"
+  add_directory "$container" "$stage"
+  bah commit --quiet --rm "$container" "$ref" >/dev/null
+  publish ray-standin "$ref" "$started"
   echo "$ref"
 }
 
@@ -331,6 +350,7 @@ operator="$(image_operator "$build_base" "$runtime_base")"
 wait "$app_python_pid"
 # The images the node runs (the bases only serve the operator's build).
 app_python="$(cat "$app_python_ref")"
-write_index pause="$pause" operator="$operator" app-python="$app_python"
-remove_stale pause="$pause" operator="$operator" app-python="$app_python" \
+ray_standin="$(image_ray_standin "$app_python")"
+write_index pause="$pause" operator="$operator" app-python="$app_python" ray-standin="$ray_standin"
+remove_stale pause="$pause" operator="$operator" app-python="$app_python" ray-standin="$ray_standin" \
   build-base="$build_base" runtime-base="$runtime_base"

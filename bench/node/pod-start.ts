@@ -34,7 +34,7 @@ try {
     const injected = await createNodeNamespace(admin, { prefix: "bench-injected", injection: true });
     const core = admin.makeApiClient(CoreV1Api);
     // Both namespaces' pods carry the same IRSA identity; only the injected ones use it (in the agent).
-    for (const namespace of [plain, injected]) stack.sts.trust(stack.moto.roleArn(BASE_ROLE), `system:serviceaccount:${namespace}:default`);
+    for (const namespace of [plain, injected]) await stack.sts.trust(stack.moto.roleArn(BASE_ROLE), `system:serviceaccount:${namespace}:default`);
     await createGrant(admin, injected, "bench", {
       podSelector: { matchLabels: { app: "bench" } },
       aws: { roleArn: stack.moto.roleArn(GRANTED_ROLE) },

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import type { TestProject } from "vitest/node";
 import { installCrd } from "./kube.js";
 import { startCluster, adminKubeConfig, type Cluster, type ClusterInfo } from "./cluster.js";
+import { SHARED_STACK_OPTIONS, startCredentialStack, type CredentialStack, type CredentialStackInfo } from "./node/credential-stack.js";
 import { nodeClusterWanted, startNodeCluster, type NodeCluster, type NodeClusterInfo } from "./node/node-cluster.js";
 
 declare module "vitest" {
@@ -14,11 +15,14 @@ declare module "vitest" {
     cluster: ClusterInfo;
     /** The node cluster, or why this run has none (DDCRED_NODE=off). */
     node: NodeClusterInfo | { readonly unavailable: string };
+    /** On the node: the chart installed once for the run, and the STS and Datadog stand-ins its agents use. */
+    nodeStack: CredentialStackInfo | undefined;
   }
 }
 
 let cluster: Cluster | undefined;
 let node: NodeCluster | undefined;
+let stack: CredentialStack | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   // The bundles the tests run as processes (operator, agent, token service).
@@ -33,12 +37,16 @@ export async function setup(project: TestProject): Promise<void> {
   if (node) {
     const { stop: _stop, ...info } = node;
     project.provide("node", info);
+    stack = await startCredentialStack(node, SHARED_STACK_OPTIONS);
+    project.provide("nodeStack", stack.info());
   } else {
+    project.provide("nodeStack", undefined);
     project.provide("node", { unavailable: wanted === true ? "not started" : wanted });
   }
 }
 
 export async function teardown(): Promise<void> {
+  await stack?.stop().catch((error: unknown) => console.error(`stopping the node's credential stack: ${String(error)}`));
   const results = await Promise.allSettled([node?.stop(), cluster?.stop()]);
   const failed = results.find((result) => result.status === "rejected");
   if (failed) throw failed.reason;

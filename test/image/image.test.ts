@@ -84,18 +84,20 @@ let index: ImageIndex;
 let operator: UnpackedImage;
 let pause: UnpackedImage;
 let app: UnpackedImage;
+let ray: UnpackedImage;
 
 beforeAll(() => {
   index = readImageIndex();
   operator = unpack("operator", index.operator);
   pause = unpack("pause", index.pause);
   app = unpack("app-python", index["app-python"]);
+  ray = unpack("ray-standin", index["ray-standin"]);
 });
 
 describe("every archive", () => {
   it("names its image for containerd, so `ctr images import` tags it with the ref the index gives", () => {
     for (const [role, image] of Object.entries(index)) {
-      const unpacked = { operator, pause, "app-python": app }[role]!;
+      const unpacked = { operator, pause, "app-python": app, "ray-standin": ray }[role]!;
       expect(unpacked.annotations["io.containerd.image.name"], role).toBe(image.ref);
     }
   });
@@ -192,6 +194,22 @@ describe("the app-python image", () => {
     const imports = runInImage(app, "1000:1000", ["python3", "-c", "import boto3, datadog_api_client; print('ok')"]);
     expect(imports.stderr).toBe("");
     expect(imports.stdout.trim()).toBe("ok");
+  });
+});
+
+describe("the Ray stand-in image", () => {
+  it("is the app image plus a `ray` command, with the bash, wget and grep KubeRay's probes run", () => {
+    console.log(describeSize("ray-standin", index["ray-standin"], ray));
+    expect(ray.config.User).toBe("1000:1000");
+    for (const program of ["/usr/local/bin/ray", "/bin/bash", "/usr/bin/wget", "/bin/grep"]) {
+      expect(existsSync(join(ray.root, program)), program).toBe(true);
+    }
+  });
+
+  it.skipIf(!isRoot)("refuses a `ray` subcommand it does not stand in for, instead of pretending", () => {
+    const result = runInImage(ray, "1000:1000", ["ray", "up"]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("no `ray up` here");
   });
 });
 

@@ -96,7 +96,7 @@ export interface KubeRayProcess {
  * Service's DNS name and logs errors: there is no DNS or Ray here, and the
  * submitter Job is created before that point.
  */
-export async function startKubeRay(cluster: ClusterInfo, namespaces: readonly string[]): Promise<KubeRayProcess> {
+export async function startKubeRay(cluster: ClusterInfo, namespaces: readonly string[], env: Record<string, string> = {}): Promise<KubeRayProcess> {
   const binary = toolPaths().kuberayOperator;
   if (!existsSync(binary)) throw new Error(`KubeRay's operator is not at ${binary}: run scripts/build-go-tools.sh --kuberay`);
   const [metricsPort, probePort] = [await freePort(), await freePort()];
@@ -112,7 +112,7 @@ export async function startKubeRay(cluster: ClusterInfo, namespaces: readonly st
       "--log-stdout-encoder=console",
     ],
     // The log lives (and goes) with the cluster's own temp dir.
-    { logFile: join(cluster.dir, `kuberay-operator-${probePort}.log`), env: { PATH: process.env.PATH, HOME: cluster.dir } },
+    { logFile: join(cluster.dir, `kuberay-operator-${probePort}.log`), env: { PATH: process.env.PATH, HOME: cluster.dir, ...env } },
   );
   await waitFor("KubeRay's operator /readyz", async () => ((await fetch(`http://127.0.0.1:${probePort}/readyz`)).ok ? true : undefined), {
     timeoutMs: 60_000,

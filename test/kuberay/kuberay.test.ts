@@ -1,22 +1,20 @@
 // KubeRay's real operator (v1.5.0) creating Ray pods through ddcred's real
 // webhook: what the API server stores is what a KubeRay user would get.
 // KubeRay watches only this file's namespaces; ddcred's webhook is scoped to
-// them by a label of this file's own. The test API server runs no kubelet or
-// job controller, so emulated-node.ts plays their part where KubeRay waits
-// on them (pod readiness, the submitter Job's pod).
+// them by a label of this file's own. Pods are stored here, never run: the
+// RayJobs, whose submitter KubeRay creates only once its RayCluster's pods are
+// ready, run on the test bed's node (test/node/kuberay.test.ts).
 import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ClusterInfo } from "../harness/cluster.js";
 import { adminKubeConfig } from "../harness/cluster.js";
-import { createGrant, createNamespace, createPod, deleteNamespace, eventually, grantSpec, simplePod, waitForGrant } from "../harness/kube.js";
+import { createGrant, createNamespace, deleteNamespace, eventually, grantSpec, waitForGrant } from "../harness/kube.js";
 import type { GrantSpec } from "../../src/shared/grant.js";
 import { AGENT_IMAGE, hasAgent, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
-import { createJobPod, reportRayClusterPodsReady, waitForSubmitterJob } from "./emulated-node.js";
 import { installKubeRayCrds, startKubeRay, type KubeRayProcess } from "./kuberay-operator.js";
-import { createRayCluster, createRayJob, deleteRayObjects, rayClusterSpec, rayJobClusterName, scaleWorkerGroup } from "./ray-objects.js";
+import { createRayCluster, deleteRayObjects, rayClusterSpec, scaleWorkerGroup } from "./ray-objects.js";
 
 const TEAM_LABEL = { "datadog-credentials": "ray-training" };
-const RAY_NODE_LABEL = { "ray.io/is-ray-node": "yes" };
 const KUBERAY_LABEL_KEYS = ["ray.io/cluster", "ray.io/node-type", "ray.io/group", "ray.io/is-ray-node", "app.kubernetes.io/created-by"];
 const INJECTED_ENV = [
   "DD_SITE",
@@ -33,7 +31,7 @@ let admin: KubeConfig;
 let core: CoreV1Api;
 let webhook: WebhookOperator | undefined;
 let kuberay: KubeRayProcess | undefined;
-const namespaces = { rayCluster: "", scaling: "", rayJob: "", rayLabelsOnly: "" };
+const namespaces = { rayCluster: "", scaling: "" };
 const created: string[] = [];
 
 async function podsOf(namespace: string, labelSelector: string): Promise<V1Pod[]> {
@@ -59,11 +57,9 @@ async function namespaceWithGrant(prefix: string, grantName: string, spec: Grant
 async function setUpNamespaces(): Promise<void> {
   webhook = await startWebhookOperator(cluster, {}, "kuberay");
   const teamGrant = grantSpec({ podSelector: { matchLabels: TEAM_LABEL } });
-  [namespaces.rayCluster, namespaces.scaling, namespaces.rayJob, namespaces.rayLabelsOnly] = await Promise.all([
+  [namespaces.rayCluster, namespaces.scaling] = await Promise.all([
     namespaceWithGrant("kr-cluster", "ray-training", teamGrant, TEAM_LABEL),
     namespaceWithGrant("kr-scale", "ray-training", teamGrant, TEAM_LABEL),
-    namespaceWithGrant("kr-job", "ray-training", teamGrant, TEAM_LABEL),
-    namespaceWithGrant("kr-raylabels", "ray-nodes", grantSpec({ podSelector: { matchLabels: RAY_NODE_LABEL } }), RAY_NODE_LABEL),
   ]);
 }
 
@@ -158,68 +154,5 @@ describe("a RayCluster scaled up", () => {
     expect(workers.map(hasAgent)).toEqual([true, true, true]);
     const grant = await waitForGrant(admin, namespace, "ray-training", (g) => g.status?.injectedPods === 4);
     expect(grant.status).toMatchObject({ injectedPods: 4, missedPods: 0 });
-  });
-});
-
-/** Drives one RayJob through KubeRay: its generated cluster's pods, made ready, then the submitter pod. */
-async function runRayJob(namespace: string, labels: Record<string, string>): Promise<{ clusterPods: V1Pod[]; submitter: V1Pod }> {
-  await createRayJob(admin, namespace, "nightly", { clusterLabels: labels, submitterLabels: labels, workers: 1 });
-  const rayCluster = await eventually("KubeRay to generate the RayJob's RayCluster", () => rayJobClusterName(admin, namespace, "nightly"));
-  const clusterPods = await reportRayClusterPodsReady(admin, namespace, rayCluster, 2);
-  // KubeRay creates the submitter Job only once the RayCluster is Ready.
-  const job = await waitForSubmitterJob(admin, namespace, "nightly");
-  return { clusterPods, submitter: await createJobPod(admin, job) };
-}
-
-describe("RayJobs", () => {
-  let withTeamLabel: { clusterPods: V1Pod[]; submitter: V1Pod };
-  let withoutTeamLabel: { clusterPods: V1Pod[]; submitter: V1Pod };
-
-  beforeAll(async () => {
-    [withTeamLabel, withoutTeamLabel] = await Promise.all([runRayJob(namespaces.rayJob, TEAM_LABEL), runRayJob(namespaces.rayLabelsOnly, {})]);
-  });
-
-  describe("a RayJob with the team's label on head, worker and submitter templates", () => {
-    it("injects the head and worker pods of the RayCluster KubeRay generates for it", () => {
-      const pods = withTeamLabel.clusterPods;
-      expect(byNodeType(pods, "head")).toHaveLength(1);
-      expect(byNodeType(pods, "worker")).toHaveLength(1);
-      expect(pods.map(hasAgent)).toEqual([true, true]);
-    });
-
-    it("injects the submitter pod, which carries the Job's labels and the team's but no ray.io label", () => {
-      const { submitter } = withTeamLabel;
-      const labels = submitter.metadata?.labels ?? {};
-      expect(labels).toMatchObject({ ...TEAM_LABEL, "job-name": "nightly", "batch.kubernetes.io/job-name": "nightly" });
-      expect(Object.keys(labels).filter((key) => key.startsWith("ray.io/"))).toEqual([]);
-      expect(submitter.spec?.initContainers?.[0]).toMatchObject({ name: "ddcred-agent", restartPolicy: "Always" });
-      expect(submitter.spec?.containers[0]?.name).toBe("ray-job-submitter");
-      expect(envNames(submitter)).toEqual(expect.arrayContaining(["RAY_DASHBOARD_ADDRESS", ...INJECTED_ENV]));
-    });
-
-    it("has the grant count head, worker and submitter as injected pods", async () => {
-      const grant = await waitForGrant(admin, namespaces.rayJob, "ray-training", (g) => g.status?.injectedPods === 3);
-      expect(grant.status).toMatchObject({ injectedPods: 3, missedPods: 0 });
-    });
-  });
-
-  // The README's point: one selector cannot OR label sets, and the submitter has no ray.io label.
-  describe("a RayJob whose grant selects ray.io/is-ray-node=yes instead of a label of the team's", () => {
-    it("injects the head and worker pods", () => {
-      expect(withoutTeamLabel.clusterPods.map(hasAgent)).toEqual([true, true]);
-    });
-
-    it("leaves the submitter pod without credentials", () => {
-      expect(hasAgent(withoutTeamLabel.submitter)).toBe(false);
-    });
-
-    it("reports the grant Ready with nothing missed, because the grant does not match the submitter at all", async () => {
-      // The controller sees a namespace's pods in the order they were created: once its count
-      // includes a pod made after the submitter, its status has accounted for the submitter too.
-      await createPod(admin, namespaces.rayLabelsOnly, simplePod("created-after-the-submitter", RAY_NODE_LABEL));
-      const grant = await waitForGrant(admin, namespaces.rayLabelsOnly, "ray-nodes", (g) => g.status?.injectedPods === 3);
-      expect(grant.status).toMatchObject({ injectedPods: 3, missedPods: 0 });
-      expect(grant.status?.conditions?.find((condition) => condition.type === "Ready")?.status).toBe("True");
-    });
   });
 });

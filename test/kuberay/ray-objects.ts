@@ -8,15 +8,35 @@ const RAY = { group: "ray.io", version: "v1" } as const;
 
 export type Labels = Record<string, string>;
 
-function podTemplate(containerName: string, labels: Labels) {
+/**
+ * What a pod template may add to the samples' shape: on the test bed's node
+ * the Ray stand-in image, small requests (one 2-core node runs several
+ * clusters), a ServiceAccount and IRSA env and volumes.
+ */
+export interface TemplateOptions {
+  readonly image?: string;
+  readonly imagePullPolicy?: "Never" | "IfNotPresent";
+  readonly resources?: object;
+  readonly serviceAccountName?: string;
+  readonly env?: readonly object[];
+  readonly volumeMounts?: readonly object[];
+  readonly volumes?: readonly object[];
+}
+
+function podTemplate(containerName: string, labels: Labels, options: TemplateOptions = {}) {
   return {
     metadata: { labels },
     spec: {
+      ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
+      ...(options.volumes ? { volumes: options.volumes } : {}),
       containers: [
         {
           name: containerName,
-          image: RAY_IMAGE,
-          resources: { limits: { cpu: "1", memory: "2Gi" }, requests: { cpu: "500m", memory: "1Gi" } },
+          image: options.image ?? RAY_IMAGE,
+          ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.volumeMounts ? { volumeMounts: options.volumeMounts } : {}),
+          resources: options.resources ?? { limits: { cpu: "1", memory: "2Gi" }, requests: { cpu: "500m", memory: "1Gi" } },
           ...(containerName === "ray-head"
             ? {
                 ports: [
@@ -32,10 +52,10 @@ function podTemplate(containerName: string, labels: Labels) {
   };
 }
 
-export function rayClusterSpec(options: { labels: Labels; workers: number }) {
+export function rayClusterSpec(options: { labels: Labels; workers: number; template?: TemplateOptions }) {
   return {
     rayVersion: "2.46.0",
-    headGroupSpec: { rayStartParams: {}, template: podTemplate("ray-head", options.labels) },
+    headGroupSpec: { rayStartParams: {}, template: podTemplate("ray-head", options.labels, options.template) },
     workerGroupSpecs: [
       {
         groupName: "cpu",
@@ -43,7 +63,7 @@ export function rayClusterSpec(options: { labels: Labels; workers: number }) {
         minReplicas: 1,
         maxReplicas: 5,
         rayStartParams: {},
-        template: podTemplate("ray-worker", options.labels),
+        template: podTemplate("ray-worker", options.labels, options.template),
       },
     ],
   };
@@ -70,7 +90,7 @@ export async function createRayJob(
   kc: KubeConfig,
   namespace: string,
   name: string,
-  options: { clusterLabels: Labels; submitterLabels: Labels; workers: number },
+  options: { clusterLabels: Labels; submitterLabels: Labels; workers: number; template?: TemplateOptions },
 ): Promise<void> {
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
     ...RAY,
@@ -82,14 +102,17 @@ export async function createRayJob(
       metadata: { name, namespace },
       spec: {
         entrypoint: "python -c 'import ray; ray.init(); print(ray.cluster_resources())'",
-        submitterPodTemplate: {
-          metadata: { labels: options.submitterLabels },
-          spec: { restartPolicy: "Never", containers: [{ name: "ray-job-submitter", image: RAY_IMAGE }] },
-        },
-        rayClusterSpec: rayClusterSpec({ labels: options.clusterLabels, workers: options.workers }),
+        submitterPodTemplate: submitterTemplate(options.submitterLabels, options.template),
+        rayClusterSpec: rayClusterSpec({ labels: options.clusterLabels, workers: options.workers, ...(options.template ? { template: options.template } : {}) }),
       },
     },
   });
+}
+
+function submitterTemplate(labels: Labels, options: TemplateOptions = {}) {
+  const { spec } = podTemplate("ray-job-submitter", labels, options);
+  const [container] = spec.containers;
+  return { metadata: { labels }, spec: { ...spec, restartPolicy: "Never", containers: [container] } };
 }
 
 /** The name of the RayCluster KubeRay generated for a RayJob, once it has one. */

@@ -13,17 +13,13 @@ import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig, type V1Container, ty
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminKubeConfig } from "../harness/cluster.js";
 import { createGrant, eventually, REPO_ROOT, TEST_ORG_UUID, waitForGrant } from "../harness/kube.js";
-import type { MotoServer } from "../harness/moto.js";
-import type { DatadogService } from "../harness/datadog.js";
-import type { ChartRelease } from "../harness/node/chart-release.js";
-import { startCredentialStack, type CredentialStack } from "../harness/node/credential-stack.js";
 import { createNodeNamespace, deleteNodeNamespace, hasFinished, isRunningAndReady, nodeCluster, podJsonLines, podLog, waitForPod } from "../harness/node/pods.js";
-import { IRSA_AUDIENCE, type WebIdentitySts } from "../harness/node/web-identity-sts.js";
+import { IRSA_AUDIENCE, webIdentityStsClient, type WebIdentitySts } from "../harness/node/web-identity-sts.js";
 import { withIrsa } from "../harness/node/irsa.js";
 import type { NodeClusterInfo } from "../harness/node/node-cluster.js";
 import { AGENT_CONTAINER_NAME } from "../../src/shared/names.js";
 
-const { node, skip } = nodeCluster();
+const { node, stack, skip } = nodeCluster();
 const GRANTED_ROLE = "datadog/node-reporter";
 const IRSA_ROLE = "irsa/reporter-base";
 const IRSA_SESSION = "reporter-irsa";
@@ -33,11 +29,8 @@ const API_PORT = 9911;
 const METRICS_PORT = 9912;
 
 let admin: KubeConfig;
-let stack: CredentialStack;
-let moto: MotoServer;
-let sts: WebIdentitySts;
-let datadog: DatadogService;
-let release: ChartRelease;
+let sts: Omit<WebIdentitySts, "stop">;
+let roleArn: (role: string) => string;
 let namespace: string;
 let appPod: V1Pod;
 
@@ -45,10 +38,10 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
   beforeAll(async () => {
     const cluster = node as NodeClusterInfo;
     admin = adminKubeConfig(cluster);
-    stack = await startCredentialStack(cluster, { grantedRoles: [GRANTED_ROLE], baseRoles: [{ role: IRSA_ROLE, sessionName: IRSA_SESSION }] });
-    ({ moto, sts, datadog, release } = stack);
+    sts = webIdentityStsClient(stack!.stsUrl, stack!.stsControlUrl);
+    roleArn = (role) => stack!.roleArns[role]!;
     namespace = await createNodeNamespace(admin, { prefix: "reporting", injection: true });
-    sts.trust(moto.roleArn(IRSA_ROLE), `system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`);
+    await sts.trust(roleArn(IRSA_ROLE), `system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`);
 
     const core = admin.makeApiClient(CoreV1Api);
     await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: SERVICE_ACCOUNT } } });
@@ -56,7 +49,7 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
     await createGrant(admin, namespace, "reporter", {
       podSelector: { matchLabels: { app: "reporter" } },
       serviceAccountNames: [SERVICE_ACCOUNT],
-      aws: { roleArn: moto.roleArn(GRANTED_ROLE), region: "us-east-1" },
+      aws: { roleArn: roleArn(GRANTED_ROLE), region: "us-east-1" },
       datadog: { orgUuid: TEST_ORG_UUID, site: "datadoghq.com" },
     });
     await waitForGrant(admin, namespace, "reporter", (grant) => grant.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
@@ -67,22 +60,21 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
 
   afterAll(async () => {
     if (namespace) await deleteNodeNamespace(admin, namespace);
-    await stack?.stop();
-  }, 300_000);
+  });
 
   describe("the chart's operator", () => {
     it("runs as two ready replicas of the Deployment, from the image built from the Dockerfile, restricted and read-only", async () => {
-      const deployments = await admin.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: release.namespace, labelSelector: `app.kubernetes.io/instance=${release.name}` });
+      const deployments = await admin.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: stack!.release.namespace, labelSelector: `app.kubernetes.io/instance=${stack!.release.name}` });
       expect(deployments.items).toHaveLength(1);
       const deployment = deployments.items[0]!;
       expect(deployment.status?.readyReplicas).toBe(2);
-      const pods = (await admin.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: release.namespace })).items;
+      const pods = (await admin.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: stack!.release.namespace })).items;
       const operators = pods.filter((pod) => pod.metadata?.labels?.["app.kubernetes.io/name"] === "ddcred-operator");
       expect(operators).toHaveLength(2);
       for (const pod of operators) {
         expect(isRunningAndReady(pod)).toBe(true);
         const container = pod.spec!.containers[0]!;
-        expect(container.image).toBe(release.image);
+        expect(container.image).toBe(stack!.release.image);
         expect(pod.status!.containerStatuses![0]!.imageID).toContain("sha256:");
         expect(effectiveUser(pod, container)).toBe(65532);
         expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);
@@ -91,7 +83,7 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
         expect((container.env ?? []).map((e) => e.name)).not.toContain("KUBECONFIG");
       }
       const { PolicyV1Api } = await import("@kubernetes/client-node");
-      const budgets = await admin.makeApiClient(PolicyV1Api).listNamespacedPodDisruptionBudget({ namespace: release.namespace });
+      const budgets = await admin.makeApiClient(PolicyV1Api).listNamespacedPodDisruptionBudget({ namespace: stack!.release.namespace });
       expect(budgets.items).toHaveLength(1);
       expect(budgets.items[0]!.status?.currentHealthy).toBe(2);
     });
@@ -99,11 +91,11 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
     it("is called by the API server through the webhook's Service, not a URL", async () => {
       const { AdmissionregistrationV1Api } = await import("@kubernetes/client-node");
       const configurations = await admin.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration();
-      const ours = configurations.items.filter((c) => c.metadata?.labels?.["app.kubernetes.io/instance"] === release.name);
+      const ours = configurations.items.filter((c) => c.metadata?.labels?.["app.kubernetes.io/instance"] === stack!.release.name);
       expect(ours).toHaveLength(1);
       for (const webhook of ours[0]!.webhooks ?? []) {
         expect(webhook.clientConfig.url).toBeUndefined();
-        expect(webhook.clientConfig.service).toMatchObject({ namespace: release.namespace });
+        expect(webhook.clientConfig.service).toMatchObject({ namespace: stack!.release.namespace });
         expect(webhook.clientConfig.caBundle).toBeTruthy();
       }
       expect(appPod.spec!.initContainers![0]!.name).toBe(AGENT_CONTAINER_NAME);
@@ -136,7 +128,7 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
       const byCheck = Object.fromEntries(lines.map((line) => [line.check, line]));
       expect(byCheck.start).toMatchObject({ uid: APP_UID });
       expect(APP_UID).not.toBe(65532);
-      const assumed = new RegExp(`^arn:aws:sts::${moto.accountId}:assumed-role/${GRANTED_ROLE.split("/").pop()}/`);
+      const assumed = new RegExp(`^arn:aws:sts::${stack!.accountId}:assumed-role/${GRANTED_ROLE.split("/").pop()}/`);
       expect(byCheck["aws-cli"]).toMatchObject({ ok: true, arn: expect.stringMatching(assumed) });
       expect(byCheck["boto3-credential-process"]).toMatchObject({ ok: true, arn: expect.stringMatching(assumed), method: "custom-process" });
       expect(byCheck["boto3-container-endpoint"]).toMatchObject({ ok: true, arn: expect.stringMatching(assumed), method: "container-role" });
@@ -155,8 +147,8 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
       expect(names(app)).not.toContain("AWS_ROLE_ARN");
       const [start] = await podJsonLines(admin, namespace, "reporter-app", "app");
       expect(start!.identityEnv).toEqual([]);
-      expect(sts.exchanges()).toContainEqual({
-        roleArn: moto.roleArn(IRSA_ROLE),
+      expect(await sts.exchanges()).toContainEqual({
+        roleArn: roleArn(IRSA_ROLE),
         subject: `system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`,
         audience: IRSA_AUDIENCE,
         result: "issued",
@@ -253,7 +245,7 @@ function reporterPod(cluster: NodeClusterInfo, name: string, args: string[]): V1
           name: "app",
           image: cluster.images["app-python"].ref,
           imagePullPolicy: "Never",
-          command: ["python3", "/consumers/app_consumer.py", datadog.url, ...args],
+          command: ["python3", "/consumers/app_consumer.py", stack!.datadogUrl, ...args],
           env: [{ name: "HOME", value: "/tmp" }],
           volumeMounts: [
             { name: "consumers", mountPath: "/consumers", readOnly: true },
@@ -268,7 +260,7 @@ function reporterPod(cluster: NodeClusterInfo, name: string, args: string[]): V1
       ],
     },
   };
-  return withIrsa(pod, { roleArn: moto.roleArn(IRSA_ROLE), sessionName: IRSA_SESSION, stsUrl: sts.url });
+  return withIrsa(pod, { roleArn: roleArn(IRSA_ROLE), sessionName: IRSA_SESSION, stsUrl: sts.url });
 }
 
 /**

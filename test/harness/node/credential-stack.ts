@@ -15,8 +15,35 @@ export interface CredentialStack {
   readonly datadog: DatadogService;
   readonly release: ChartRelease;
   readonly orgUuid: string;
+  /** Plain data for other processes (vitest workers). */
+  info(): CredentialStackInfo;
   stop(): Promise<void>;
 }
+
+/** The run's shared stack as test files see it. */
+export interface CredentialStackInfo {
+  readonly stsUrl: string;
+  readonly stsControlUrl: string;
+  readonly datadogUrl: string;
+  readonly accountId: string;
+  readonly orgUuid: string;
+  /** Role ARN by the name given in the options ("path/name"). */
+  readonly roleArns: Readonly<Record<string, string>>;
+  readonly release: { readonly name: string; readonly namespace: string; readonly image: string };
+}
+
+/**
+ * The roles of the run's shared stack (test/harness/global-setup.ts starts it
+ * with the node): grants name the datadog/* ones; IRSA pods assume the irsa/*
+ * ones with their session names, and the granted roles trust those sessions.
+ */
+export const SHARED_STACK_OPTIONS = {
+  grantedRoles: ["datadog/node-reporter", "datadog/ray"],
+  baseRoles: [
+    { role: "irsa/reporter-base", sessionName: "reporter-irsa" },
+    { role: "irsa/ray-base", sessionName: "ray-irsa" },
+  ],
+} as const satisfies CredentialStackOptions;
 
 export interface CredentialStackOptions {
   /** Roles grants may name (Datadog maps each to the org); "name" or "path/name". */
@@ -55,7 +82,17 @@ export async function startCredentialStack(node: NodeClusterInfo, options: Crede
     stopping.push(() => datadog.stop());
     const release = await installChart(node, { stsUrl: sts.url, datadogApiUrl: datadog.url, ...(options.values ? { values: options.values } : {}) });
     stopping.push(() => release.uninstall());
-    return { moto, sts, datadog, release, orgUuid: TEST_ORG_UUID, stop };
+    const roles = [...options.grantedRoles, ...baseRoles.map((base) => base.role)];
+    const info = (): CredentialStackInfo => ({
+      stsUrl: sts.url,
+      stsControlUrl: sts.controlUrl,
+      datadogUrl: datadog.url,
+      accountId: moto.accountId,
+      orgUuid: TEST_ORG_UUID,
+      roleArns: Object.fromEntries(roles.map((role) => [role, moto.roleArn(role)])),
+      release: { name: release.name, namespace: release.namespace, image: release.image },
+    });
+    return { moto, sts, datadog, release, orgUuid: TEST_ORG_UUID, info, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -14,10 +14,10 @@ export interface ImageArchive {
   readonly layers: number;
 }
 
-export const IMAGE_ROLES = ["pause", "operator", "app-python"] as const;
+export const IMAGE_ROLES = ["pause", "operator", "app-python", "ray-standin"] as const;
 export type ImageRole = (typeof IMAGE_ROLES)[number];
 
-/** pause: the pod sandbox; operator: the Dockerfile's image; app-python: an app for consumer tests. */
+/** pause: the pod sandbox; operator: the Dockerfile's image; app-python: an app for consumer tests; ray-standin: it plus a stand-in `ray` for KubeRay's pods. */
 export type ImageIndex = Readonly<Record<ImageRole, ImageArchive>>;
 
 export function imageIndexPath(): string {

@@ -7,11 +7,20 @@ import { isNotFound } from "../../../src/shared/kube/client.js";
 import { INJECTION_ENABLED, INJECTION_LABEL } from "../../../src/shared/names.js";
 import { eventually, uniqueName } from "../kube.js";
 import type { NodeClusterInfo } from "./node-cluster.js";
+import type { CredentialStackInfo } from "./credential-stack.js";
 
-/** The run's node cluster, or the reason there is none (the file's tests are then skipped, saying why). */
-export function nodeCluster(): { node: NodeClusterInfo; skip: undefined } | { node: undefined; skip: string } {
+/**
+ * The run's node cluster and the credential stack installed on it, or the
+ * reason there is none (the file's tests are then skipped, saying why).
+ */
+export function nodeCluster():
+  | { node: NodeClusterInfo; stack: CredentialStackInfo; skip: undefined }
+  | { node: undefined; stack: undefined; skip: string } {
   const node = inject("node");
-  return "unavailable" in node ? { node: undefined, skip: node.unavailable } : { node, skip: undefined };
+  const stack = inject("nodeStack");
+  if ("unavailable" in node) return { node: undefined, stack: undefined, skip: node.unavailable };
+  if (!stack) return { node: undefined, stack: undefined, skip: "the node's credential stack did not start" };
+  return { node, stack, skip: undefined };
 }
 
 /** A namespace, once kube-controller-manager has given it its `default` ServiceAccount. */

@@ -28,9 +28,11 @@ export interface WebIdentityExchange {
 export interface WebIdentitySts {
   /** The endpoint pods use (AWS_ENDPOINT_URL_STS). */
   readonly url: string;
-  readonly exchanges: () => readonly WebIdentityExchange[];
+  /** The test's control API, on 127.0.0.1. */
+  readonly controlUrl: string;
+  exchanges(): Promise<readonly WebIdentityExchange[]>;
   /** Adds to a role's trust policy: the ServiceAccount subject (system:serviceaccount:NS:NAME) may assume it. */
-  trust(roleArn: string, subject: string): void;
+  trust(roleArn: string, subject: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -111,19 +113,59 @@ export async function startWebIdentitySts(options: WebIdentityStsOptions): Promi
       }
     });
   });
+  const trust = (roleArn: string, subject: string) => void trusted.set(roleArn, (trusted.get(roleArn) ?? new Set()).add(subject));
+  // The test's control API, on loopback: out of every pod's reach.
+  const control: Server = createServer((incoming, response) => {
+    const chunks: Buffer[] = [];
+    incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+    incoming.on("end", () => {
+      if (incoming.method === "POST" && incoming.url === "/trust") {
+        const { roleArn, subject } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { roleArn: string; subject: string };
+        trust(roleArn, subject);
+        response.writeHead(204).end();
+      } else if (incoming.method === "GET" && incoming.url === "/exchanges") {
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(exchanges));
+      } else {
+        response.writeHead(404).end();
+      }
+    });
+  });
+  const url = `http://${options.host}:${await listen(server, options.host)}`;
+  const controlUrl = `http://127.0.0.1:${await listen(control, "127.0.0.1")}`;
+  return {
+    url,
+    controlUrl,
+    exchanges: async () => [...exchanges],
+    trust: async (roleArn, subject) => trust(roleArn, subject),
+    stop: async () => {
+      await Promise.all([server, control].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
+  };
+}
+
+async function listen(server: Server, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, options.host, resolve);
+    server.listen(0, host, resolve);
   });
   const address = server.address();
   if (typeof address !== "object" || !address) throw new Error("the STS stand-in has no address");
+  return address.port;
+}
+
+/** The STS front of another process (the run's shared stack), through its control API. */
+export function webIdentityStsClient(url: string, controlUrl: string): Omit<WebIdentitySts, "stop"> {
   return {
-    url: `http://${options.host}:${address.port}`,
-    exchanges: () => [...exchanges],
-    trust(roleArn, subject) {
-      trusted.set(roleArn, (trusted.get(roleArn) ?? new Set()).add(subject));
+    url,
+    controlUrl,
+    async exchanges() {
+      const response = await fetch(`${controlUrl}/exchanges`);
+      return (await response.json()) as WebIdentityExchange[];
     },
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async trust(roleArn, subject) {
+      const response = await fetch(`${controlUrl}/trust`, { method: "POST", body: JSON.stringify({ roleArn, subject }) });
+      if (!response.ok) throw new Error(`trusting ${subject} for ${roleArn} failed: ${response.status}`);
+    },
   };
 }
 

@@ -1,0 +1,223 @@
+// KubeRay on the test bed's node: KubeRay's real operator (v1.5.0) drives a
+// RayCluster and RayJobs whose pods a kubelet starts, through ddcred's webhook
+// as the chart installed it. Ray's images cannot be pulled here, so the Ray
+// containers run tools/ray-standin (answers KubeRay's probes, checks the
+// credentials the way a Ray task would, exits 0 as a submitter). Ray pods use
+// IRSA: the agent's base identity is their ServiceAccount token.
+//
+// KubeRay runs with ENABLE_INIT_CONTAINER_INJECTION=false (its documented
+// switch): its worker init container waits for the head's GCS through the
+// head Service's DNS name, and the node has no cluster DNS. The RayJob itself
+// does not reach a terminal state for the same reason: KubeRay polls the Ray
+// dashboard through that DNS name.
+import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminKubeConfig } from "../harness/cluster.js";
+import { createGrant, eventually, TEST_ORG_UUID, waitForGrant } from "../harness/kube.js";
+import { createNodeNamespace, deleteNodeNamespace, hasFinished, isRunningAndReady, nodeCluster, podJsonLines, waitForPod } from "../harness/node/pods.js";
+import { IRSA_TOKEN_DIR } from "../harness/node/irsa.js";
+import { IRSA_AUDIENCE, webIdentityStsClient } from "../harness/node/web-identity-sts.js";
+import type { NodeClusterInfo } from "../harness/node/node-cluster.js";
+import { installKubeRayCrds, startKubeRay, type KubeRayProcess } from "../kuberay/kuberay-operator.js";
+import { createRayCluster, createRayJob, deleteRayObjects, rayClusterSpec, rayJobClusterName, type TemplateOptions } from "../kuberay/ray-objects.js";
+import { AGENT_CONTAINER_NAME } from "../../src/shared/names.js";
+
+const { node, stack, skip } = nodeCluster();
+const GRANTED_ROLE = "datadog/ray";
+const IRSA_ROLE = "irsa/ray-base";
+const IRSA_SESSION = "ray-irsa";
+const SERVICE_ACCOUNT = "ray-runner";
+const TEAM_LABEL = { "datadog-credentials": "ray-training" };
+const RAY_NODE_LABEL = { "ray.io/is-ray-node": "yes" };
+
+let admin: KubeConfig;
+let core: CoreV1Api;
+let kuberay: KubeRayProcess | undefined;
+const namespaces = { rayCluster: "", rayJob: "", rayLabelsOnly: "" };
+
+interface CredentialCheck {
+  readonly ray: string;
+  readonly datadogToken: boolean;
+  readonly awsArn: string | null;
+  readonly error?: string;
+}
+
+describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: ${skip})` : ""}`, () => {
+  beforeAll(async () => {
+    const cluster = node as NodeClusterInfo;
+    admin = adminKubeConfig(cluster);
+    core = admin.makeApiClient(CoreV1Api);
+    const sts = webIdentityStsClient(stack!.stsUrl, stack!.stsControlUrl);
+    const grant = (podSelector: object) => ({
+      podSelector,
+      serviceAccountNames: [SERVICE_ACCOUNT],
+      aws: { roleArn: stack!.roleArns[GRANTED_ROLE]! },
+      datadog: { orgUuid: TEST_ORG_UUID },
+    });
+    const setUp = async (key: keyof typeof namespaces, prefix: string, grantName: string, selector: Record<string, string>) => {
+      const namespace = await createNodeNamespace(admin, { prefix, injection: true });
+      namespaces[key] = namespace;
+      await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: SERVICE_ACCOUNT } } });
+      await sts.trust(stack!.roleArns[IRSA_ROLE]!, `system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`);
+      await createGrant(admin, namespace, grantName, grant({ matchLabels: selector }));
+      await waitForGrant(admin, namespace, grantName, (g) => g.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
+    };
+    await Promise.all([
+      installKubeRayCrds(cluster),
+      setUp("rayCluster", "ray-cluster", "ray-training", TEAM_LABEL),
+      setUp("rayJob", "ray-job", "ray-training", TEAM_LABEL),
+      setUp("rayLabelsOnly", "ray-labels", "ray-nodes", RAY_NODE_LABEL),
+    ]);
+    kuberay = await startKubeRay(cluster, Object.values(namespaces), { ENABLE_INIT_CONTAINER_INJECTION: "false" });
+  }, 300_000);
+
+  afterAll(async () => {
+    await kuberay?.stop();
+    for (const namespace of Object.values(namespaces).filter(Boolean)) {
+      await deleteRayObjects(admin, namespace).catch(() => undefined);
+      await deleteNodeNamespace(admin, namespace);
+    }
+  });
+
+  describe("a RayCluster whose templates carry the team's label", () => {
+    let pods: V1Pod[];
+
+    beforeAll(async () => {
+      await createRayCluster(admin, namespaces.rayCluster, "training", rayClusterSpec({ labels: TEAM_LABEL, workers: 1, template: rayTemplate() }));
+      pods = await readyRayPods(namespaces.rayCluster, "ray.io/cluster=training", 2);
+    }, 300_000);
+
+    it("has a head and a worker that KubeRay created, the kubelet started and KubeRay's own probes found ready, each with the agent", () => {
+      expect(pods.map((pod) => pod.metadata?.labels?.["ray.io/node-type"]).sort()).toEqual(["head", "worker"]);
+      for (const pod of pods) {
+        expect(pod.spec!.initContainers![0]).toMatchObject({ name: AGENT_CONTAINER_NAME, restartPolicy: "Always" });
+        expect(pod.status!.initContainerStatuses!.find((s) => s.name === AGENT_CONTAINER_NAME)).toMatchObject({ started: true, ready: true });
+        expect(pod.spec!.containers[0]!.readinessProbe?.exec?.command?.join(" ")).toContain("wget");
+      }
+    });
+
+    it("lets a process in each Ray container read the Datadog token and use the granted role", async () => {
+      for (const pod of pods) {
+        const check = await credentialCheck(pod);
+        expect(check, pod.metadata!.name).toMatchObject({ datadogToken: true, awsArn: expect.stringMatching(/:assumed-role\/ray\//) });
+        expect(check.ray).toBe(pod.metadata!.labels!["ray.io/node-type"]);
+      }
+    });
+
+    it("has the grant count the head and the worker as injected pods", async () => {
+      const grant = await waitForGrant(admin, namespaces.rayCluster, "ray-training", (g) => g.status?.injectedPods === 2);
+      expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
+    });
+  });
+
+  describe("a RayJob with the team's label on head, worker and submitter templates", () => {
+    let clusterPods: V1Pod[];
+    let submitter: V1Pod;
+
+    beforeAll(async () => {
+      ({ clusterPods, submitter } = await runRayJob(namespaces.rayJob, TEAM_LABEL));
+    }, 300_000);
+
+    it("runs the head and worker of the RayCluster KubeRay generated, each ready with the agent", () => {
+      expect(clusterPods.map((pod) => pod.metadata?.labels?.["ray.io/node-type"]).sort()).toEqual(["head", "worker"]);
+      for (const pod of clusterPods) expect(pod.spec!.initContainers![0]!.name).toBe(AGENT_CONTAINER_NAME);
+    });
+
+    it("completes the submitter Job's pod (Succeeded) with the agent beside it, after it read the credentials", async () => {
+      expect(submitter.status!.phase).toBe("Succeeded");
+      expect(submitter.spec!.initContainers![0]).toMatchObject({ name: AGENT_CONTAINER_NAME, restartPolicy: "Always" });
+      expect(Object.keys(submitter.metadata!.labels!).filter((key) => key.startsWith("ray.io/"))).toEqual([]);
+      expect(submitter.metadata!.labels).toMatchObject({ ...TEAM_LABEL, "batch.kubernetes.io/job-name": "nightly" });
+      const env = (submitter.spec!.containers[0]!.env ?? []).map((e) => e.name);
+      expect(env).toEqual(expect.arrayContaining(["RAY_DASHBOARD_ADDRESS", "DD_BEARER_TOKEN_FILE", "AWS_CONFIG_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI"]));
+      expect(await credentialCheck(submitter)).toMatchObject({ ray: "submitter", datadogToken: true, awsArn: expect.stringMatching(/:assumed-role\/ray\//) });
+      await eventually("the Job controller to record the success", async () => {
+        const job = await admin.makeApiClient(BatchV1Api).readNamespacedJob({ name: "nightly", namespace: namespaces.rayJob });
+        return job.status?.succeeded === 1;
+      });
+    });
+
+    it("has the grant count the live head and worker as injected pods, not the submitter that has finished", async () => {
+      const grant = await waitForGrant(admin, namespaces.rayJob, "ray-training", (g) => g.status?.injectedPods === 2);
+      expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
+    });
+  });
+
+  // One selector cannot OR label sets, and the submitter carries no ray.io label.
+  describe("a RayJob whose grant selects ray.io/is-ray-node=yes instead of a label of the team's", () => {
+    let clusterPods: V1Pod[];
+    let submitter: V1Pod;
+
+    beforeAll(async () => {
+      ({ clusterPods, submitter } = await runRayJob(namespaces.rayLabelsOnly, {}));
+    }, 300_000);
+
+    it("gives the head and worker credentials", async () => {
+      for (const pod of clusterPods) expect(await credentialCheck(pod)).toMatchObject({ datadogToken: true });
+    });
+
+    it("runs the submitter without credentials: it finds no token, as a user would", async () => {
+      expect(submitter.spec!.initContainers ?? []).toEqual([]);
+      const check = await credentialCheck(submitter);
+      expect(check).toMatchObject({ ray: "submitter", datadogToken: false });
+      expect(check.error).toContain("DD_BEARER_TOKEN_FILE");
+    });
+
+    it("reports the grant Ready with nothing missed, because the grant does not match the submitter at all", async () => {
+      const grant = await waitForGrant(admin, namespaces.rayLabelsOnly, "ray-nodes", (g) => g.status?.injectedPods === 2);
+      expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
+      expect(grant.status?.conditions?.find((condition) => condition.type === "Ready")?.status).toBe("True");
+    });
+  });
+});
+
+/** Ray pods on the node: the stand-in image, small requests, the team's ServiceAccount with IRSA. */
+function rayTemplate(): TemplateOptions {
+  return {
+    image: node!.images["ray-standin"].ref,
+    imagePullPolicy: "Never",
+    resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+    serviceAccountName: SERVICE_ACCOUNT,
+    env: [
+      { name: "AWS_ROLE_ARN", value: stack!.roleArns[IRSA_ROLE]! },
+      { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: `${IRSA_TOKEN_DIR}/token` },
+      { name: "AWS_ROLE_SESSION_NAME", value: IRSA_SESSION },
+      { name: "AWS_DEFAULT_REGION", value: "us-east-1" },
+      { name: "AWS_ENDPOINT_URL_STS", value: stack!.stsUrl },
+      { name: "HOME", value: "/tmp" },
+    ],
+    volumeMounts: [{ name: "aws-iam-token", mountPath: IRSA_TOKEN_DIR, readOnly: true }],
+    volumes: [{ name: "aws-iam-token", projected: { sources: [{ serviceAccountToken: { audience: IRSA_AUDIENCE, expirationSeconds: 86400, path: "token" } }] } }],
+  };
+}
+
+async function readyRayPods(namespace: string, labelSelector: string, count: number): Promise<V1Pod[]> {
+  const pods = await eventually(`KubeRay to create ${count} pods (${labelSelector})`, async () => {
+    const found = (await core.listNamespacedPod({ namespace, labelSelector })).items;
+    return found.length === count ? found : undefined;
+  }, 120_000);
+  return await Promise.all(pods.map((pod) => waitForPod(admin, namespace, pod.metadata!.name!, "to be ready (KubeRay's probes)", isRunningAndReady, 180_000)));
+}
+
+async function runRayJob(namespace: string, labels: Record<string, string>): Promise<{ clusterPods: V1Pod[]; submitter: V1Pod }> {
+  await createRayJob(admin, namespace, "nightly", { clusterLabels: labels, submitterLabels: labels, workers: 1, template: rayTemplate() });
+  const rayCluster = await eventually("KubeRay to generate the RayJob's RayCluster", () => rayJobClusterName(admin, namespace, "nightly"), 60_000);
+  const clusterPods = await readyRayPods(namespace, `ray.io/cluster=${rayCluster}`, 2);
+  // KubeRay creates the submitter Job once the RayCluster is Ready; the Job controller its pod.
+  const [pod] = await eventually("the submitter Job's pod", async () => {
+    const found = (await core.listNamespacedPod({ namespace, labelSelector: "batch.kubernetes.io/job-name=nightly" })).items;
+    return found.length > 0 ? found : undefined;
+  }, 120_000);
+  const submitter = await waitForPod(admin, namespace, pod!.metadata!.name!, "to finish", hasFinished, 180_000);
+  return { clusterPods, submitter };
+}
+
+/** The credential check tools/ray-standin printed in the Ray container. */
+async function credentialCheck(pod: V1Pod): Promise<CredentialCheck> {
+  const container = pod.spec!.containers[0]!.name;
+  const lines = await eventually(`the credential check in ${pod.metadata!.name}`, async () => {
+    const found = (await podJsonLines(admin, pod.metadata!.namespace!, pod.metadata!.name!, container)).filter((line) => "ray" in line);
+    return found.length > 0 ? found : undefined;
+  });
+  return lines[0] as unknown as CredentialCheck;
+}
