@@ -1,7 +1,7 @@
 // Admission round trips over HTTPS: the ddcred webhook server against a no-op
 // HTTPS AdmissionReview responder measured in the same run, so the figures
-// are ratios on this machine rather than bare numbers (PITFALLS.md,
-// "Benchmarks"). Each server runs in a process of its own; vegeta drives them
+// are ratios on this machine rather than bare numbers (absolute figures move
+// with load on a small shared machine). Each server runs in a process of its own; vegeta drives them
 // closed-loop at fixed concurrency (saturation throughput and latency) and
 // open-loop at a fixed rate (latency at that rate). Prints figures, asserts
 // nothing. Run it with `node bench/admission/run.mjs`.

@@ -1,4 +1,5 @@
-// Caches must never go silently stale (PITFALLS.md). Healthy watches end
+// Caches must never go silently stale: a watch can hang on a half-open
+// connection and deliver nothing, with no error. Healthy watches end
 // and restart every ~25 s, so a long silence means a stuck stream: relist.
 // If even relists fail for minutes, /healthz fails and the kubelet restarts us.
 import type { SupervisedCache } from "../shared/kube/informer.js";

@@ -1,4 +1,5 @@
-// Names every part of ddcred agrees on (DESIGN.md, "Names" and "Injection").
+// Names every part of ddcred agrees on: the API group, labels, annotations,
+// the agent's container, volume, ports and files.
 // The chart, the README and the tests use these exact strings.
 
 export const API_GROUP = "ddcred.io";

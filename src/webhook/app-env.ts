@@ -1,4 +1,4 @@
-// The env an app container receives (DESIGN.md "Injection"): where to find
+// The env an app container receives (README "How it works", Injection): where to find
 // the Datadog token and the AWS credentials the agent keeps. File paths and
 // loopback URLs only: nothing here is ever a secret.
 import type { ResolvedGrantSpec } from "../shared/grant.js";

@@ -1,4 +1,4 @@
-// The webhook's Prometheus metrics (DESIGN.md "Controller and webhook process").
+// The webhook's Prometheus metrics: admissions by result and how long each took.
 import { Counter, Histogram, type Registry } from "prom-client";
 import { ADMISSION_RESULTS, type AdmissionResult } from "./admission-handler.js";
 

@@ -1,5 +1,5 @@
 // A list-watch cache, written here rather than taken from client-node's
-// makeInformer because that one (PITFALLS.md) stops for good on any watch
+// makeInformer because that one stops for good on any watch
 // error but 410, never resyncs, does not re-emit objects after a restart,
 // and keeps whole objects, while the controller watches every pod in the
 // cluster and needs only a few fields of each. This one:
