@@ -4,7 +4,7 @@
 export const GRANT_API_VERSION = "ddcred.io/v1alpha1";
 export const GRANT_KIND = "DatadogCredentialGrant";
 export const GRANT_PLURAL = "datadogcredentialgrants";
-export const DATADOG_SITES = ["datadoghq.com","us3.datadoghq.com","us5.datadoghq.com","datadoghq.eu","ap1.datadoghq.com","ap2.datadoghq.com","ddog-gov.com","datad0g.com"] as const;
+export const DATADOG_SITES = ["datadoghq.com","us3.datadoghq.com","us5.datadoghq.com","datadoghq.eu","ap1.datadoghq.com","ap2.datadoghq.com","uk1.datadoghq.com","ddog-gov.com","us2.ddog-gov.com","datad0g.com"] as const;
 
 /** Defaults the API server applies, keyed by field path. */
 export const GRANT_DEFAULTS = {
@@ -46,8 +46,8 @@ export interface GrantSpecAws {
 export interface GrantSpecDatadog {
   /** UUID of the Datadog organization that maps the AWS role. */
   readonly orgUuid: string;
-  /** Datadog site; the token endpoint is https://api.<site>. */
-  readonly site?: "datadoghq.com" | "us3.datadoghq.com" | "us5.datadoghq.com" | "datadoghq.eu" | "ap1.datadoghq.com" | "ap2.datadoghq.com" | "ddog-gov.com" | "datad0g.com";
+  /** Datadog site (those the official API clients know, and the staging site datad0g.com); the token endpoint is https://api.<site>. */
+  readonly site?: "datadoghq.com" | "us3.datadoghq.com" | "us5.datadoghq.com" | "datadoghq.eu" | "ap1.datadoghq.com" | "ap2.datadoghq.com" | "uk1.datadoghq.com" | "ddog-gov.com" | "us2.ddog-gov.com" | "datad0g.com";
   /** Whether to keep a Datadog bearer token from /api/v2/delegated-token. */
   readonly apiToken?: boolean;
   /** Whether to keep a Datadog intake API key from /api/v2/intake-key. */

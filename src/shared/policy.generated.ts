@@ -31,7 +31,7 @@ export interface PolicySpec {
   /** Datadog org UUIDs grants may use. Unset allows any org. */
   readonly allowedOrgUuids?: ReadonlyArray<string>;
   /** Datadog sites grants may use. Unset allows any site. */
-  readonly allowedSites?: ReadonlyArray<"datadoghq.com" | "us3.datadoghq.com" | "us5.datadoghq.com" | "datadoghq.eu" | "ap1.datadoghq.com" | "ap2.datadoghq.com" | "ddog-gov.com" | "datad0g.com">;
+  readonly allowedSites?: ReadonlyArray<"datadoghq.com" | "us3.datadoghq.com" | "us5.datadoghq.com" | "datadoghq.eu" | "ap1.datadoghq.com" | "ap2.datadoghq.com" | "uk1.datadoghq.com" | "ddog-gov.com" | "us2.ddog-gov.com" | "datad0g.com">;
   /** Whether grants may hand the assumed-role AWS credentials to app containers (spec.aws.exposeToWorkload). When false, only Datadog credentials reach the app. */
   readonly allowExposeToWorkload?: boolean;
 }

@@ -45,6 +45,10 @@ describe("the DatadogCredentialGrant schema", () => {
     expect(message).toContain(why);
   });
 
+  it.each(["uk1.datadoghq.com", "us2.ddog-gov.com", "datad0g.com"] as const)("accepts the Datadog site %s", async (site) => {
+    await expect(create(datadog({ site }))).resolves.toBeDefined();
+  });
+
   it("rejects an unknown Datadog site, listing the supported ones", async () => {
     const message = await rejection(() => create(datadog({ site: "datadoghq.example" as never })));
     expect(message).toContain("spec.datadog.site");
