@@ -3,19 +3,21 @@
 // computes the status, and writes it only when it differs. It runs only
 // while this replica leads; informers run on every replica (the webhook
 // reads the same grant cache).
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { GRANT_API_VERSION, GRANT_KIND, GRANT_PLURAL, grantKey, type Grant, type GrantStatus } from "../shared/grant.js";
 import type { Caches } from "../shared/kube/caches.js";
 import type { InformerEvent } from "../shared/kube/informer.js";
 import { withSignal } from "../shared/kube/request-signal.js";
 import { policyVerdict, type Policy, type PolicySet } from "../shared/policy.js";
-import { describeError, isNotFound } from "../shared/kube/client.js";
+import { apiError, describeError, isNotFound } from "../shared/kube/client.js";
+import type { PodRecord } from "../shared/kube/caches.js";
 import type { EventRecorder } from "../shared/kube/events.js";
 import type { Logger } from "../shared/logger.js";
 import { API_GROUP, API_VERSION } from "../shared/names.js";
 import { grantEvents } from "./grant-events.js";
 import { assessGrant, sameStatus } from "./grant-status.js";
+import { revocationMode, revokedCounts, revokedPods, type RevocationMode, type RevokedPod } from "./revocation.js";
 import { WorkQueue } from "./work-queue.js";
 
 export interface ControllerOptions {
@@ -37,7 +39,14 @@ export interface ControllerOptions {
    * pods whose agent matches it count as injected.
    */
   readonly expectedAgent: (grant: Grant) => string;
+  /** What to do about revoked pods where no policy says (DatadogCredentialPolicy spec.revocation); default Report. */
+  readonly revocation?: RevocationMode;
+  /** How soon to retry an eviction a PodDisruptionBudget refused; default 30 s. */
+  readonly evictionRetryMs?: number;
 }
+
+/** Work-queue keys of namespace revocation passes; grant keys are namespace/name, and namespace names hold no ':'. */
+const REVOCATION_KEY_PREFIX = "revocation:";
 
 export interface PolicyCache {
   list(): Policy[];
@@ -57,6 +66,11 @@ interface WrittenStatus {
 export class GrantController {
   private readonly queue: WorkQueue;
   private readonly api: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  /** Revoked pods by namespace, as the last revocation pass found them: the metric's source. */
+  private readonly revoked = new Map<string, readonly RevokedPod[]>();
+  /** Uids of revoked pods already announced with an Event, by namespace. */
+  private readonly announced = new Map<string, ReadonlySet<string>>();
   private readonly metrics;
   private readonly written = new Map<string, WrittenStatus>();
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -68,7 +82,8 @@ export class GrantController {
 
   constructor(private readonly options: ControllerOptions) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.metrics = controllerMetrics(options.registry, options.caches);
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.metrics = controllerMetrics(options.registry, options.caches, this.revoked);
     this.queue = new WorkQueue((key) => this.reconcileTimed(key), {
       concurrency: options.concurrency ?? 4,
       onError: (key, error, attempt) =>
@@ -106,6 +121,9 @@ export class GrantController {
     this.running = false;
     clearInterval(this.resyncTimer);
     await this.queue.stop();
+    // Only the leader reports revoked pods.
+    this.revoked.clear();
+    this.announced.clear();
   }
 
   /** Waits until every cache has synced, or until `current()` turns false; true only in the first case. */
@@ -152,10 +170,12 @@ export class GrantController {
   private enqueueNamespace(namespace: string): void {
     if (!this.running) return;
     for (const grant of this.options.caches.grants.list(namespace)) this.queue.add(grantKey(grant));
+    this.queue.add(REVOCATION_KEY_PREFIX + namespace);
   }
 
   private enqueueAll(): void {
     for (const grant of this.options.caches.grants.list()) this.enqueue(grantKey(grant));
+    for (const namespace of this.options.caches.namespaces.list()) this.enqueue(REVOCATION_KEY_PREFIX + namespace.name);
   }
 
   private async reconcileTimed(key: string): Promise<void> {
@@ -172,15 +192,16 @@ export class GrantController {
   }
 
   private async reconcile(key: string): Promise<void> {
+    if (!this.running || this.term.aborted) return; // a key taken just before stop()
+    if (key.startsWith(REVOCATION_KEY_PREFIX)) return this.reconcileRevocation(key.slice(REVOCATION_KEY_PREFIX.length));
     const { caches } = this.options;
     const [namespace = "", name = ""] = key.split("/");
-    if (!this.running || this.term.aborted) return; // a key taken just before stop()
     const cached = caches.grants.get(namespace, name);
     if (!cached || cached.metadata.deletionTimestamp) return;
     const previous = this.previousStatus(key, cached);
     const grant: Grant = { ...cached, status: previous };
     const namespaceRecord = caches.namespaces.get("", namespace);
-    const policies: PolicySet = { policies: this.options.policies?.list() ?? [], requirePolicy: this.options.requirePolicy ?? false };
+    const policies = this.policySet();
     const allowed = (g: Grant) => policyVerdict(g, namespaceRecord?.labels, policies).allowed;
     const assessment = assessGrant({
       grant,
@@ -224,6 +245,83 @@ export class GrantController {
     }
   }
 
+  private policySet(): PolicySet {
+    return { policies: this.options.policies?.list() ?? [], requirePolicy: this.options.requirePolicy ?? false };
+  }
+
+  /**
+   * A namespace's revocation pass: finds the live pods whose agent serves a
+   * grant that is gone or that policy no longer allows, announces each once
+   * with an Event on the pod, and, where policy asks for it, evicts them
+   * through the Eviction API (which refuses what a PodDisruptionBudget
+   * protects: those are retried later).
+   */
+  private async reconcileRevocation(namespace: string): Promise<void> {
+    const { caches, events, logger } = this.options;
+    const namespaceRecord = caches.namespaces.get("", namespace);
+    const policies = this.policySet();
+    const revoked = revokedPods({
+      namespace,
+      pods: caches.pods.list(namespace),
+      grants: caches.grants.list(namespace),
+      verdict: (grant) => policyVerdict(grant, namespaceRecord?.labels, policies),
+    });
+    if (revoked.length === 0) {
+      this.revoked.delete(namespace);
+      this.announced.delete(namespace);
+      return;
+    }
+    this.revoked.set(namespace, revoked);
+    const mode = revocationMode(namespace, namespaceRecord?.labels, policies.policies, this.options.revocation ?? "Report");
+    const announced = this.announced.get(namespace) ?? new Set<string>();
+    const nowAnnounced = new Set<string>();
+    let blocked = 0;
+    for (const entry of revoked) {
+      if (this.term.aborted) return;
+      const uid = entry.pod.metadata.uid;
+      if (!announced.has(uid)) {
+        const next = mode === "Evict" ? "evicting it" : "restart or delete it, or set revocation: Evict on the DatadogCredentialPolicy";
+        await events.record(podTarget(entry.pod), "Warning", "CredentialsRevoked", `${entry.message}; ${next}`);
+        logger.warn({ pod: `${namespace}/${entry.pod.metadata.name}`, grant: entry.grant, reason: entry.reason, mode }, "credentials revoked");
+      }
+      nowAnnounced.add(uid);
+      if (mode === "Evict" && (await this.evict(entry)) === "blocked") blocked += 1;
+    }
+    this.announced.set(namespace, nowAnnounced);
+    if (blocked > 0) this.queue.addAfter(REVOCATION_KEY_PREFIX + namespace, this.options.evictionRetryMs ?? 30_000);
+  }
+
+  /** Evicts a revoked pod; "blocked" when a PodDisruptionBudget does not allow it now. */
+  private async evict(entry: RevokedPod): Promise<"evicted" | "blocked" | "gone"> {
+    const { namespace, name, uid } = entry.pod.metadata;
+    try {
+      await this.core.createNamespacedPodEviction(
+        {
+          name,
+          namespace,
+          // The uid precondition: never evict a newer pod that took the same name.
+          body: { apiVersion: "policy/v1", kind: "Eviction", metadata: { name, namespace }, deleteOptions: { preconditions: { uid } } },
+        },
+        withSignal(this.term),
+      );
+      this.metrics.evictions.inc({ result: "evicted" });
+      this.options.logger.info({ pod: `${namespace}/${name}`, grant: entry.grant, reason: entry.reason }, "evicted a pod whose credentials were revoked");
+      return "evicted";
+    } catch (error) {
+      const code = apiError(error)?.code;
+      if (code === 404 || code === 409 || this.term.aborted) return "gone";
+      if (code !== 429) throw error;
+      this.metrics.evictions.inc({ result: "blocked" });
+      await this.options.events.record(
+        podTarget(entry.pod),
+        "Warning",
+        "EvictionBlocked",
+        `could not evict pod ${name}, whose credentials were revoked: ${apiError(error)?.message ?? "its PodDisruptionBudget allows no disruption now"}; retrying`,
+      );
+      return "blocked";
+    }
+  }
+
   /**
    * The status we last wrote while the cache has not caught up with it yet,
    * else the cached one: a reconcile right after a write must not write or
@@ -260,8 +358,31 @@ export class GrantController {
   }
 }
 
-function controllerMetrics(registry: Registry, caches: Caches) {
+function podTarget(pod: PodRecord) {
+  const { name, namespace, uid } = pod.metadata;
+  return { apiVersion: "v1", kind: "Pod", metadata: { name, namespace, uid } };
+}
+
+function controllerMetrics(registry: Registry, caches: Caches, revoked: ReadonlyMap<string, readonly RevokedPod[]>) {
   return {
+    revoked: new Gauge({
+      name: "ddcred_revoked_pods",
+      help: "Live pods running a credential agent for a grant that no longer exists (GrantDeleted) or that policy no longer allows (PolicyDenied, PolicyRequired). Reported by the leader only.",
+      labelNames: ["grant_namespace", "grant", "reason"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [namespace, pods] of revoked) {
+          for (const { grant, reason, count } of revokedCounts(pods).values()) this.set({ grant_namespace: namespace, grant, reason }, count);
+        }
+      },
+    }),
+    evictions: new Counter({
+      name: "ddcred_revocation_evictions_total",
+      help: "Evictions of pods whose credentials were revoked, by result (evicted; blocked: a PodDisruptionBudget refused it for now).",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
     total: new Counter({
       name: "ddcred_reconcile_total",
       help: "Grant reconciles by result (success, error).",
@@ -290,7 +411,7 @@ function controllerMetrics(registry: Registry, caches: Caches) {
     }),
     pods: new Gauge({
       name: "ddcred_grant_pods",
-      help: "Pods per grant as its status reports them, by state (injected, stale, missed). grant_namespace, not namespace, so Prometheus's own target label is left alone.",
+      help: "Pods per grant as its status reports them, by state (injected, stale, missed, revoked). grant_namespace, not namespace, so Prometheus's own target label is left alone.",
       labelNames: ["grant_namespace", "grant", "state"],
       registers: [registry],
       collect() {
@@ -302,6 +423,7 @@ function controllerMetrics(registry: Registry, caches: Caches) {
           this.set({ ...labels, state: "injected" }, status.injectedPods ?? 0);
           this.set({ ...labels, state: "stale" }, status.stalePods ?? 0);
           this.set({ ...labels, state: "missed" }, status.missedPods ?? 0);
+          this.set({ ...labels, state: "revoked" }, status.revokedPods ?? 0);
         }
       },
     }),

@@ -50,6 +50,8 @@ export interface GrantAssessment {
 
 interface PodTally {
   injected: number;
+  /** Pods running this grant's agent while policy no longer allows the grant. */
+  revoked: number;
   stale: string[];
   missed: string[];
   conflicting: number;
@@ -70,11 +72,15 @@ function tallyPods(world: GrantWorld): PodTally {
   const { grant } = world;
   const name = grant.metadata.name;
   const generation = grant.metadata.generation ?? 0;
-  const tally: PodTally = { injected: 0, stale: [], missed: [], conflicting: 0, conflictingGrants: new Set() };
+  const tally: PodTally = { injected: 0, revoked: 0, stale: [], missed: [], conflicting: 0, conflictingGrants: new Set() };
   for (const pod of world.podsInNamespace) {
     if (!podIsLive(pod)) continue;
     const claimed = claimedGrant(pod);
     if (claimed !== undefined && claimed !== name) continue;
+    if (!world.policy.allowed && pod.injection.agents > 0 && pod.injection.agentGrant === name) {
+      tally.revoked += 1; // the revocation pass reports, and may evict, these
+      continue;
+    }
     const choice = chooseGrant(pod, world.grantsInNamespace);
     if (claimed !== undefined) {
       const verified =
@@ -117,7 +123,11 @@ function readiness(world: GrantWorld, tally: PodTally): { ok: boolean; reason: R
     };
   }
   if (!world.policy.allowed) {
-    return { ok: false, reason: world.policy.reason, message: `${world.policy.message}; until then no pod is injected from this grant` };
+    const running =
+      tally.revoked > 0
+        ? `; ${tally.revoked} running pod(s) still have its agent and keep refreshing credentials until restarted or evicted`
+        : "";
+    return { ok: false, reason: world.policy.reason, message: `${world.policy.message}; until then no pod is injected from this grant${running}` };
   }
   if (world.namespace?.labels[INJECTION_LABEL] !== INJECTION_ENABLED) {
     return {
@@ -171,6 +181,7 @@ export function assessGrant(world: GrantWorld): GrantAssessment {
       injectedPods: tally.injected,
       stalePods: tally.stale.length,
       missedPods: tally.missed.length,
+      revokedPods: tally.revoked,
     },
     reason: ready.reason,
     missedPodNames: tally.missed.slice(0, 5),
@@ -187,6 +198,7 @@ export function sameStatus(a: GrantStatus | undefined, b: GrantStatus): boolean 
       injectedPods: s?.injectedPods ?? 0,
       stalePods: s?.stalePods ?? 0,
       missedPods: s?.missedPods ?? 0,
+      revokedPods: s?.revokedPods ?? 0,
       conditions: [...(s?.conditions ?? [])]
         .sort((x, y) => x.type.localeCompare(y.type))
         .map((c) => [c.type, c.status, c.reason, c.message, c.lastTransitionTime, c.observedGeneration ?? null]),

@@ -21,6 +21,8 @@ export interface OperatorConfig {
     readonly enabled: boolean;
     readonly concurrency: number;
     readonly resyncIntervalSeconds: number;
+    /** What to do about pods running an agent ddcred would no longer give, where no policy says (DatadogCredentialPolicy spec.revocation). */
+    readonly revocation: "Report" | "Evict";
   };
   readonly leaderElection: {
     readonly enabled: boolean;
@@ -147,6 +149,7 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
       enabled: bool("DDCRED_CONTROLLER_ENABLED", true),
       concurrency: int("DDCRED_CONTROLLER_CONCURRENCY", 4, 1, 64),
       resyncIntervalSeconds: int("DDCRED_RESYNC_INTERVAL_SECONDS", 300, 5, 86_400),
+      revocation: oneOf("DDCRED_REVOCATION", "Report", ["Report", "Evict"] as const),
     },
     leaderElection: {
       enabled: bool("DDCRED_LEADER_ELECTION", true),

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
       requirePolicy: config.requirePolicy,
       expectedAgent: (grant) => expectedAgentFingerprint(grant, config.injection),
       resyncIntervalMs: config.controller.resyncIntervalSeconds * 1000,
+      revocation: config.controller.revocation,
     });
     controller = active;
     if (config.leaderElection.enabled) {

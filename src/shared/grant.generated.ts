@@ -87,5 +87,7 @@ export interface GrantStatus {
   readonly stalePods?: number;
   /** Live pods that match this grant but carry no credential agent. */
   readonly missedPods?: number;
+  /** Live pods running a credential agent for this grant while policy no longer allows it: they keep refreshing credentials until restarted or evicted. */
+  readonly revokedPods?: number;
   readonly conditions?: ReadonlyArray<GrantStatusConditionsItem>;
 }

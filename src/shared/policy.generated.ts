@@ -34,6 +34,8 @@ export interface PolicySpec {
   readonly allowedSites?: ReadonlyArray<"datadoghq.com" | "us3.datadoghq.com" | "us5.datadoghq.com" | "datadoghq.eu" | "ap1.datadoghq.com" | "ap2.datadoghq.com" | "uk1.datadoghq.com" | "ddog-gov.com" | "us2.ddog-gov.com" | "datad0g.com">;
   /** Whether grants may hand the assumed-role AWS credentials to app containers (spec.aws.exposeToWorkload). When false, only Datadog credentials reach the app. */
   readonly allowExposeToWorkload?: boolean;
+  /** What the controller does about running pods, in the namespaces this policy selects, whose credential agent serves a grant that no longer exists or that policy no longer allows. Report: count them (grant status, metric) and send an Event on each pod. Evict: also evict them through the Eviction API, which honours PodDisruptionBudgets. Credentials already issued stay valid until they expire either way. Unset: the operator's default (chart value controller.revocation). */
+  readonly revocation?: "Report" | "Evict";
 }
 
 /** What the controller observed. */

@@ -291,6 +291,7 @@ describe("the monitoring objects", () => {
       "DdcredWebhookCertificateExpiringSoon",
       "DdcredGrantNotReady",
       "DdcredPodsMissed",
+      "DdcredRevokedPodsRunning",
       "DdcredOperatorDown",
     ]);
     expect([...used].sort()).toEqual([
@@ -299,6 +300,7 @@ describe("the monitoring objects", () => {
       "ddcred_credential_refresh_total",
       "ddcred_grant_pods",
       "ddcred_grants",
+      "ddcred_revoked_pods",
       "ddcred_webhook_certificate_expiry_timestamp_seconds",
     ]);
     expect([...used].filter((metric) => !exported.has(metric))).toEqual([]);

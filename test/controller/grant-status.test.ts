@@ -114,12 +114,13 @@ describe("assessGrant", () => {
     expect(status).toMatchObject({ injectedPods: 0, stalePods: 1, missedPods: 0 });
   });
 
-  it("counts no pod as injected from a grant that cluster policy denies", () => {
+  it("counts a pod running the agent of a grant that cluster policy now denies as revoked, not injected", () => {
     const g = grant("a");
-    const { status } = assessGrant(
+    const result = assessGrant(
       world({ grant: g, policy: { allowed: false, reason: "PolicyDenied", message: "no" }, podsInNamespace: [pod("injected", { injectedFrom: [g, 1] })] }),
     );
-    expect(status).toMatchObject({ injectedPods: 0, stalePods: 1 });
+    expect(result.status).toMatchObject({ injectedPods: 0, stalePods: 0, revokedPods: 1 });
+    expect(result.status.conditions?.[0]?.message).toMatch(/1 running pod\(s\) still have its agent and keep refreshing credentials until restarted or evicted/);
   });
 
   it("counts a matching pod whose own container is named ddcred-agent, with no markers, as missed", () => {
