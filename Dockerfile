@@ -29,6 +29,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/build.mjs scripts/
 COPY src/ src/
+# The source revision ddcred_build_info reports (the build context has no .git):
+#   --build-arg DDCRED_REVISION=$(git rev-parse --short=12 HEAD)
+ARG DDCRED_REVISION=unknown
 RUN node scripts/build.mjs
 
 # Distroless Node.js 24 (Debian 12, glibc like the build stage): Node and its

@@ -18,7 +18,20 @@ const banner = [
   "const require = __ddcredCreateRequire(import.meta.url);",
 ].join("\n");
 
-const { existsSync } = await import("node:fs");
+const { existsSync, readFileSync } = await import("node:fs");
+const { execFileSync } = await import("node:child_process");
+
+// ddcred_build_info{version,revision}: the package version, and the revision
+// from DDCRED_REVISION (the image build passes it) or else the Git checkout.
+function sourceRevision() {
+  if (process.env.DDCRED_REVISION) return process.env.DDCRED_REVISION;
+  try {
+    return execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+const buildInfo = { version: JSON.parse(readFileSync(`${root}package.json`, "utf8")).version, revision: sourceRevision() };
 await build({
   absWorkingDir: root,
   entryPoints: Object.fromEntries(Object.entries(entryPoints).filter(([, file]) => existsSync(`${root}${file}`))),
@@ -36,5 +49,7 @@ await build({
   keepNames: true,
   sourcemap: "linked",
   banner: { js: banner },
+  // Strings, so esbuild inlines them where they are read.
+  define: { DDCRED_VERSION: JSON.stringify(buildInfo.version), DDCRED_REVISION: JSON.stringify(buildInfo.revision) },
   logLevel: "warning",
 });

@@ -3,6 +3,7 @@
 // memory in every pod; resident memory alone is cheap and is what matters
 // for a sidecar. Labels are bounded: kinds, result reasons, known paths.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { registerBuildInfo } from "../shared/build-info.js";
 import type { CredentialKind, ExpirySource } from "./credentials.js";
 
 const EXPIRY_SOURCES: readonly ExpirySource[] = ["reported", "assumed", "none"];
@@ -17,6 +18,7 @@ export interface AgentMetrics {
 
 export function createAgentMetrics(): AgentMetrics {
   const registry = new Registry();
+  registerBuildInfo(registry);
   const expiry = new Gauge({
     name: "ddcred_credential_expiry_timestamp_seconds",
     help:

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { GrantController } from "../controller/controller.js";
+import { registerBuildInfo } from "../shared/build-info.js";
 import { grantInformer, namespaceInformer, podInformer, policyInformer, type Caches } from "../shared/kube/caches.js";
 import { loadKubeConfig } from "../shared/kube/client.js";
 import type { SupervisedCache } from "../shared/kube/informer.js";
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   const kubeConfig = loadKubeConfig(config.kubeconfig);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry);
   const identity = `${config.podName}_${randomBytes(4).toString("hex")}`;
 
   const caches: Caches = {
