@@ -20,14 +20,16 @@ const deps = { grants: new StaticGrantCache(grants), settings };
 const KiB = 1024;
 const LARGEST = 3 * 1024 * KiB - 4 * KiB;
 
-// A full collection before each measured review, so that no review pays for
-// garbage an earlier one left (the test process's heap is shared by all).
+// A full collection before each measured large review, so that none pays
+// for garbage an earlier one left (the test process's heap is shared by all).
+// Not before small ones: a review right after a full collection runs slower,
+// which would flatter the large reviews compared with a normal one.
 setFlagsFromString("--expose-gc");
 const collectGarbage = runInNewContext("gc") as () => void;
 
 /** CPU microseconds (user and system) of one review. */
 async function reviewMicros(body: string): Promise<number> {
-  collectGarbage();
+  if (body.length > 256 * KiB) collectGarbage();
   const before = process.cpuUsage();
   const reply = await reviewPodAdmission(body, deps);
   const used = process.cpuUsage(before);
@@ -50,16 +52,19 @@ describe("the admission budget", () => {
   // bound leaves room for a machine busy with other work, which inflates the
   // larger review's memory-bound share most; npm run bench:admission-budget
   // prints the 3 MiB / 1.5 MiB ratio (2.0 to 2.3 here).
-  it.each(HOSTILE_SHAPES)("reviews a 3 MiB pod shaped by %s for at most 12 times the CPU of a 384 KiB one", async (shape) => {
+  it.each(HOSTILE_SHAPES)("reviews a 3 MiB pod shaped by %s for at most 16 times the CPU of a 384 KiB one", async (shape) => {
     const small = hostileReviewOfSize(shape, LARGEST / 8);
     const full = hostileReviewOfSize(shape, LARGEST);
     expect(full.length).toBeGreaterThan(3 * 1024 * KiB - 64 * KiB);
     await fastest([small, full], 1); // warm the JITs up
     const [fullMicros, smallMicros] = await fastest([full, small], 6);
-    expect((fullMicros as number) / (smallMicros as number)).toBeLessThan(12);
+    expect((fullMicros as number) / (smallMicros as number)).toBeLessThan(16);
   });
 
-  it("reviews the costliest 3 MiB pod for at most 8 times the CPU per KiB of a KubeRay worker review", async () => {
+  // Per KiB, a 3 MiB review costs 1 to 7 times a KubeRay worker's: most for
+  // a pod of hundreds of containers, every one of which is wired, so that the
+  // patch itself grows with the pod.
+  it("reviews every 3 MiB hostile pod for at most 10 times the CPU per KiB of a KubeRay worker review", async () => {
     const normal = readFileSync(join(root, "webhook/samples/kuberay-worker-create.json"), "utf8");
     await fastest([normal], 300);
     const [normalMicros] = await fastest([normal], 300);
@@ -67,7 +72,7 @@ describe("the admission budget", () => {
     for (const shape of HOSTILE_SHAPES) {
       const body = hostileReviewOfSize(shape, LARGEST);
       const [micros] = await fastest([body], 4);
-      expect((micros as number) / (body.length / KiB) / normalPerKiB, shape).toBeLessThan(8);
+      expect((micros as number) / (body.length / KiB) / normalPerKiB, shape).toBeLessThan(10);
     }
   });
 });
