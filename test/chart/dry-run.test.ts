@@ -48,8 +48,11 @@ async function rejections(objects: readonly KubeObject[]): Promise<string[]> {
 describe("a server-side dry run", () => {
   it.each(SCENARIOS)("accepts every object rendered from $name", async ({ values }) => {
     const { objects } = await helmTemplate("dry", namespace, values);
-    expect(objects.length).toBeGreaterThan(0);
-    expect(await rejections(objects)).toEqual([]);
+    // `helm test` creates its pod later, in a workload namespace of the user's
+    // choosing: test/chart/helm-test-hook.test.ts sends it to the API server.
+    const installed = objects.filter((object) => object.metadata.annotations?.["helm.sh/hook"] !== "test");
+    expect(installed.length).toBeGreaterThan(0);
+    expect(await rejections(installed)).toEqual([]);
   });
 
   it("rejects an object the API server does not accept, so the checks above can fail", async () => {

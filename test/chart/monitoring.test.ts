@@ -164,7 +164,7 @@ describe("the Grafana dashboard", () => {
   it("is shipped byte for byte in a ConfigMap carrying the sidecar's label when enabled", async () => {
     const objects = await everyOptionObjects();
     const configMap = findObject(objects, "ConfigMap", "ddcred-everything-dashboard") as any;
-    expect(configMap.metadata.namespace).toBe("monitoring");
+    expect(configMap.metadata.namespace).toBe("default");
     expect(configMap.metadata.labels.grafana_dashboard).toBe("ddcred");
     expect(configMap.metadata.annotations).toEqual({ grafana_folder: "Platform" });
     expect(JSON.parse(configMap.data["ddcred.json"])).toEqual(dashboard());
