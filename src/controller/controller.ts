@@ -9,7 +9,7 @@ import { GRANT_API_VERSION, GRANT_KIND, GRANT_PLURAL, grantKey, type Grant, type
 import type { Caches } from "../shared/kube/caches.js";
 import type { InformerEvent } from "../shared/kube/informer.js";
 import { withSignal } from "../shared/kube/request-signal.js";
-import { policyVerdict, type Policy, type PolicySet } from "../shared/policy.js";
+import { POLICY_PLURAL, policyVerdict, type Policy, type PolicySet, type PolicyStatus } from "../shared/policy.js";
 import { apiError, describeError, isNotFound } from "../shared/kube/client.js";
 import type { PodRecord } from "../shared/kube/caches.js";
 import type { EventRecorder } from "../shared/kube/events.js";
@@ -17,6 +17,7 @@ import type { Logger } from "../shared/logger.js";
 import { API_GROUP, API_VERSION } from "../shared/names.js";
 import { grantEvents } from "./grant-events.js";
 import { assessGrant, sameStatus } from "./grant-status.js";
+import { policyStatus, samePolicyStatus } from "./policy-status.js";
 import { revocationMode, revokedCounts, revokedPods, type RevocationMode, type RevokedPod } from "./revocation.js";
 import { WorkQueue } from "./work-queue.js";
 
@@ -47,6 +48,8 @@ export interface ControllerOptions {
 
 /** Work-queue keys of namespace revocation passes; grant keys are namespace/name, and namespace names hold no ':'. */
 const REVOCATION_KEY_PREFIX = "revocation:";
+/** Work-queue keys of policy status reconciles (policy names hold no ':' either). */
+const POLICY_KEY_PREFIX = "policy:";
 
 export interface PolicyCache {
   list(): Policy[];
@@ -159,8 +162,14 @@ export class GrantController {
     });
     caches.pods.onEvent((event) => this.enqueueNamespace(event.object.metadata.namespace));
     caches.namespaces.onEvent((event) => this.enqueueNamespace(event.object.name));
-    // A policy can allow or deny grants anywhere.
-    this.options.policies?.onEvent(() => this.enqueueAll());
+    // Grants and namespace labels change what each policy allows.
+    caches.grants.onEvent(() => this.enqueuePolicies());
+    caches.namespaces.onEvent(() => this.enqueuePolicies());
+    // A policy can allow or deny grants anywhere; a write of its status alone changes nothing.
+    this.options.policies?.onEvent((event) => {
+      if (event.type === "update" && event.old.metadata.generation === event.object.metadata.generation) return;
+      this.enqueueAll();
+    });
   }
 
   private enqueue(key: string): void {
@@ -173,7 +182,12 @@ export class GrantController {
     this.queue.add(REVOCATION_KEY_PREFIX + namespace);
   }
 
+  private enqueuePolicies(): void {
+    for (const policy of this.options.policies?.list() ?? []) this.enqueue(POLICY_KEY_PREFIX + policy.metadata.name);
+  }
+
   private enqueueAll(): void {
+    this.enqueuePolicies();
     for (const grant of this.options.caches.grants.list()) this.enqueue(grantKey(grant));
     for (const namespace of this.options.caches.namespaces.list()) this.enqueue(REVOCATION_KEY_PREFIX + namespace.name);
   }
@@ -194,6 +208,7 @@ export class GrantController {
   private async reconcile(key: string): Promise<void> {
     if (!this.running || this.term.aborted) return; // a key taken just before stop()
     if (key.startsWith(REVOCATION_KEY_PREFIX)) return this.reconcileRevocation(key.slice(REVOCATION_KEY_PREFIX.length));
+    if (key.startsWith(POLICY_KEY_PREFIX)) return this.reconcilePolicy(key.slice(POLICY_KEY_PREFIX.length));
     const { caches } = this.options;
     const [namespace = "", name = ""] = key.split("/");
     const cached = caches.grants.get(namespace, name);
@@ -218,16 +233,19 @@ export class GrantController {
     // status unchanged, so its successor announces again (Event names are
     // deterministic: a repeat raises the count, it does not duplicate).
     const events = grantEvents(previous, assessment);
-    await Promise.all(
-      events.map((event) =>
-        this.options.events.record(
-          { apiVersion: GRANT_API_VERSION, kind: GRANT_KIND, metadata: grant.metadata },
-          event.type,
-          event.reason,
-          event.message,
+    const announced = await this.whileLeading(
+      Promise.all(
+        events.map((event) =>
+          this.options.events.record(
+            { apiVersion: GRANT_API_VERSION, kind: GRANT_KIND, metadata: grant.metadata },
+            event.type,
+            event.reason,
+            event.message,
+          ),
         ),
       ),
     );
+    if (!announced) return;
     if (!sameStatus(previous, assessment.status)) {
       const written = await this.writeStatus(grant, assessment.status);
       if (!written) return;
@@ -242,6 +260,53 @@ export class GrantController {
         },
         "status updated",
       );
+    }
+  }
+
+  /** A policy's status: how many grants it allows today, for the generation it was computed from. */
+  private async reconcilePolicy(name: string): Promise<void> {
+    const { caches } = this.options;
+    const policy = this.options.policies?.list().find((p) => p.metadata.name === name);
+    if (!policy) return;
+    const status = policyStatus(policy, caches.grants.list(), (namespace) => caches.namespaces.get("", namespace)?.labels);
+    if (samePolicyStatus(policy.status, status)) return;
+    if (await this.writePolicyStatus(name, status)) {
+      this.options.logger.info({ policy: name, grantsAllowed: status.grantsAllowed, observedGeneration: status.observedGeneration }, "policy status updated");
+    }
+  }
+
+  private async writePolicyStatus(name: string, status: PolicyStatus): Promise<boolean> {
+    if (!this.running || this.term.aborted) return false;
+    try {
+      await this.api.patchClusterCustomObjectStatus(
+        { group: API_GROUP, version: API_VERSION, plural: POLICY_PLURAL, name, body: { status } },
+        withSignal(this.term, setHeaderOptions("Content-Type", PatchStrategy.MergePatch)),
+      );
+      return true;
+    } catch (error) {
+      if (isNotFound(error) || this.term.aborted) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Waits for `work` while this replica leads; true once it is done, false
+   * when the term ends first. Events go out on their own connections with no
+   * deadline of ours, and a reconcile must not keep a stepped-down leader's
+   * work queue (and so its next term) waiting on one stalled send.
+   */
+  private async whileLeading(work: Promise<unknown>): Promise<boolean> {
+    const term = this.term;
+    if (term.aborted) return false;
+    let onAbort: () => void = () => {};
+    const ended = new Promise<false>((resolve) => {
+      onAbort = () => resolve(false);
+      term.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([work.then(() => true as const), ended]);
+    } finally {
+      term.removeEventListener("abort", onAbort);
     }
   }
 
@@ -281,7 +346,7 @@ export class GrantController {
       const uid = entry.pod.metadata.uid;
       if (!announced.has(uid)) {
         const next = mode === "Evict" ? "evicting it" : "restart or delete it, or set revocation: Evict on the DatadogCredentialPolicy";
-        await events.record(podTarget(entry.pod), "Warning", "CredentialsRevoked", `${entry.message}; ${next}`);
+        if (!(await this.whileLeading(events.record(podTarget(entry.pod), "Warning", "CredentialsRevoked", `${entry.message}; ${next}`)))) return;
         logger.warn({ pod: `${namespace}/${entry.pod.metadata.name}`, grant: entry.grant, reason: entry.reason, mode }, "credentials revoked");
       }
       nowAnnounced.add(uid);
@@ -312,11 +377,13 @@ export class GrantController {
       if (code === 404 || code === 409 || this.term.aborted) return "gone";
       if (code !== 429) throw error;
       this.metrics.evictions.inc({ result: "blocked" });
-      await this.options.events.record(
+      await this.whileLeading(
+        this.options.events.record(
         podTarget(entry.pod),
         "Warning",
         "EvictionBlocked",
         `could not evict pod ${name}, whose credentials were revoked: ${apiError(error)?.message ?? "its PodDisruptionBudget allows no disruption now"}; retrying`,
+        ),
       );
       return "blocked";
     }
