@@ -53,11 +53,11 @@ export async function installChart(node: NodeClusterInfo, options: ChartReleaseO
     valuesInput(values),
     home,
   );
+  const admin = adminKubeConfig(node);
   if (result.code !== 0) {
     rmSync(home, { recursive: true, force: true });
-    throw new Error(`helm install failed (${result.code}): ${result.stderr}`);
+    throw new Error(`helm install failed (${result.code}): ${result.stderr}${await releasePodsReport(admin, namespace)}`);
   }
-  const admin = adminKubeConfig(node);
   await waitForWebhook(admin);
   return {
     name,
@@ -70,6 +70,20 @@ export async function installChart(node: NodeClusterInfo, options: ChartReleaseO
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/** The release's pods, their states and log tails: why an install did not become ready. */
+async function releasePodsReport(admin: KubeConfig, namespace: string): Promise<string> {
+  const core = admin.makeApiClient(CoreV1Api);
+  const pods = await core.listNamespacedPod({ namespace }).catch(() => undefined);
+  const lines: string[] = [];
+  for (const pod of pods?.items ?? []) {
+    const name = pod.metadata!.name!;
+    lines.push(`--- pod ${name}: ${pod.status?.phase} ${JSON.stringify(pod.status?.containerStatuses?.map((s) => ({ ready: s.ready, restarts: s.restartCount, state: s.state })))}`);
+    const log = await core.readNamespacedPodLog({ name, namespace, tailLines: 15 }).catch((error: unknown) => `(no log: ${String(error).slice(0, 200)})`);
+    lines.push(log);
+  }
+  return lines.length > 0 ? `\n${lines.join("\n")}` : "";
 }
 
 /**

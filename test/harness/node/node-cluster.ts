@@ -107,8 +107,8 @@ export async function startNodeCluster(): Promise<NodeCluster> {
         `--root-ca-file=${cluster.caFile}`,
         "--leader-elect=false",
         "--controllers=*",
-        "--bind-address=127.0.0.1",
-        `--secure-port=${await freePort()}`,
+        // No HTTPS health endpoint: nothing here reads it, and a port picked ahead could be taken meanwhile.
+        "--secure-port=0",
         `--flex-volume-plugin-dir=${join(dir, "flexvolume")}`,
         `--service-cluster-ip-range=${NODE_NETWORK.serviceSubnet}`,
         "--concurrent-deployment-syncs=2",
@@ -119,8 +119,8 @@ export async function startNodeCluster(): Promise<NodeCluster> {
         `--authentication-kubeconfig=${kubeconfigFor("scheduler")}`,
         `--authorization-kubeconfig=${kubeconfigFor("scheduler")}`,
         "--leader-elect=false",
-        "--bind-address=127.0.0.1",
-        `--secure-port=${await freePort()}`,
+        // No HTTPS health endpoint: nothing here reads it, and a port picked ahead could be taken meanwhile.
+        "--secure-port=0",
       ], { logFile: join(dir, "kube-scheduler.log") }),
     );
     const kubelet = spawnTied("kubelet", kube, [
@@ -272,8 +272,8 @@ async function writeKubeletConfig(dir: string, containerdSocket: string): Promis
       address: NODE_NETWORK.nodeAddress,
       port: KUBELET_PORT,
       readOnlyPort: 0,
-      healthzBindAddress: "127.0.0.1",
-      healthzPort: await freePort(),
+      // 0: no healthz listener (nothing reads it; a port picked ahead could be taken meanwhile).
+      healthzPort: 0,
       // Only the API server (its client certificate) may use the kubelet's API.
       authentication: {
         anonymous: { enabled: false },
