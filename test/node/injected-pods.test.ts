@@ -7,6 +7,7 @@
 // agent as 65532; the pods carry the IRSA shape EKS gives them, so the agent's
 // base identity is a projected ServiceAccount token exchanged at the STS
 // stand-in with AssumeRoleWithWebIdentity.
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
@@ -180,6 +181,37 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
       expect(pod!.spec!.initContainers![0]!.name).toBe(AGENT_CONTAINER_NAME);
       const lines = await podJsonLines(admin, namespace, pod!.metadata!.name!, "app");
       expect(lines.at(-1)).toMatchObject({ check: "done", failed: false });
+    });
+  });
+
+  describe("an agent killed in a running pod", () => {
+    it("is restarted by the kubelet while the app keeps reading valid credentials from the memory volume", async () => {
+      const cluster = node!;
+      const pod = reporterPod(cluster, "steady-reader", []);
+      pod.spec!.containers[0]!.command = ["python3", "/consumers/steady_reader.py"];
+      await createUntilInjected(admin, namespace, pod);
+      await waitForPod(admin, namespace, "steady-reader", "to run", isRunningAndReady);
+      await eventually("the app's first reads", async () => (await podJsonLines(admin, namespace, "steady-reader", "app")).length > 0);
+      const running = await readPod("steady-reader");
+      const agentId = running.status!.initContainerStatuses!.find((s) => s.name === AGENT_CONTAINER_NAME)!.containerID!.replace("containerd://", "");
+      const killedAt = Date.now();
+      execFileSync("ctr", ["-a", cluster.containerdSocket, "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", agentId]);
+      const restarted = await waitForPod(admin, namespace, "steady-reader", "to have its agent restarted and ready", (current) => {
+        const agent = current.status?.initContainerStatuses?.find((s) => s.name === AGENT_CONTAINER_NAME);
+        return (agent?.restartCount ?? 0) >= 1 && agent?.ready === true;
+      });
+      console.log(`agent SIGKILLed; restarted and ready again after ${Date.now() - killedAt} ms`);
+      const agent = restarted.status!.initContainerStatuses!.find((s) => s.name === AGENT_CONTAINER_NAME)!;
+      expect(agent.lastState?.terminated?.exitCode).toBe(137);
+      const app = restarted.status!.containerStatuses!.find((s) => s.name === "app")!;
+      expect(app.restartCount).toBe(0);
+      // A few more seconds of reads after the restart, then nothing bad in any of them.
+      const readsAtRestart = ((await podJsonLines(admin, namespace, "steady-reader", "app")).at(-1)!.reads as number);
+      const final = await eventually("the app to read on after the restart", async () => {
+        const last = (await podJsonLines(admin, namespace, "steady-reader", "app")).at(-1)!;
+        return (last.reads as number) > readsAtRestart + 20 ? last : undefined;
+      });
+      expect(final).toMatchObject({ bad: 0, last: "ok" });
     });
   });
 
