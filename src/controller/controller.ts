@@ -377,14 +377,9 @@ export class GrantController {
       if (code === 404 || code === 409 || this.term.aborted) return "gone";
       if (code !== 429) throw error;
       this.metrics.evictions.inc({ result: "blocked" });
-      await this.whileLeading(
-        this.options.events.record(
-        podTarget(entry.pod),
-        "Warning",
-        "EvictionBlocked",
-        `could not evict pod ${name}, whose credentials were revoked: ${apiError(error)?.message ?? "its PodDisruptionBudget allows no disruption now"}; retrying`,
-        ),
-      );
+      const why = apiError(error)?.message ?? "its PodDisruptionBudget allows no disruption now";
+      const message = `could not evict pod ${name}, whose credentials were revoked: ${why}; retrying`;
+      await this.whileLeading(this.options.events.record(podTarget(entry.pod), "Warning", "EvictionBlocked", message));
       return "blocked";
     }
   }
