@@ -3,7 +3,9 @@
 # Node 24 and npm packages (node_modules), Debian's etcd, containerd, runc,
 # CNI plugins, buildah and mmdebstrap, a Python venv with
 # moto/boto3/awscli/datadog-api-client, and the Go-built peers (cached by
-# version outside the repository), and the images the test bed's node runs
+# version outside the repository), the consumers of DD_BEARER_TOKEN_FILE built
+# on Datadog's official TypeScript, Go and Java clients
+# (scripts/build-consumers.sh), and the images the test bed's node runs
 # (scripts/build-images.sh). Safe to run again: finished steps are skipped.
 source "$(dirname "$0")/lib.sh"
 
@@ -28,6 +30,9 @@ install_debian_packages() {
   command -v ip >/dev/null || missing+=(iproute2)
   command -v buildah >/dev/null || missing+=(buildah)
   command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+  # The Java consumer of DD_BEARER_TOKEN_FILE (scripts/build-consumers.sh).
+  command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+  command -v mvn >/dev/null || missing+=(maven)
   [[ ${#missing[@]} -eq 0 ]] && return
   log "installing Debian packages: ${missing[*]}"
   local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
@@ -52,5 +57,6 @@ venv_pid=$!
 bash "$ROOT/scripts/build-go-tools.sh" "$@"
 wait "$npm_pid"
 wait "$venv_pid"
+bash "$ROOT/scripts/build-consumers.sh"
 (cd "$ROOT" && "$NODE" scripts/build.mjs)
 bash "$ROOT/scripts/build-images.sh"

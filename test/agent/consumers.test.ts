@@ -2,7 +2,8 @@
 // delivers, with no code for ddcred: the AWS CLI and boto3 through the shared
 // AWS config (in a PATH with no node and no curl), boto3 and the AWS SDK for
 // JavaScript v3 through the container-credentials endpoint, and the official
-// datadog-api-client with the token from DD_BEARER_TOKEN_FILE.
+// datadog-api-client with the intake key from DD_API_KEY_FILE (the bearer
+// token's consumers, one per official client, are datadog-clients.test.ts).
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -55,7 +56,6 @@ let datadog: DatadogService;
 beforeAll(async () => {
   buildBundles();
   moto = await startMoto();
-  // 3-second tokens: the Datadog client below lives through several rotations.
   datadog = await startDatadogService({
     stsUrl: moto.url,
     orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }],
@@ -129,21 +129,6 @@ describe("real consumers of the agent's credentials", () => {
   it("gives the AWS SDK for JavaScript v3 the granted role from the container-credentials endpoint", async () => {
     const identity = await run(process.execPath, [join(CONSUMERS, "aws-identity.mjs")], containerEnv());
     expect(arnOf(identity)).toBe(expectedArn);
-  });
-
-  it("lets datadog-api-client call the API with the token from DD_BEARER_TOKEN_FILE across token rotations", async () => {
-    const before = await datadog.stats();
-    const result = await run(venvBin("python"), [join(CONSUMERS, "datadog_bearer.py"), datadog.url, "8"], {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: scratch,
-      DD_BEARER_TOKEN_FILE: agent.file("datadogToken"),
-    });
-    if (result.code !== 0) throw new Error(`datadog_bearer.py exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
-    const usage = JSON.parse(result.stdout) as { calls: number; tokens: number };
-    const after = await datadog.stats();
-    // 3-second tokens over 8 seconds: the client must have moved on to newer tokens.
-    expect(usage.tokens).toBeGreaterThanOrEqual(2);
-    expect(after.bearerAccepted - before.bearerAccepted).toBeGreaterThanOrEqual(usage.calls);
   });
 
   it("delivers an intake key in DD_API_KEY_FILE that the API accepts", async () => {
