@@ -232,6 +232,22 @@ describe("the test Datadog service's proof verification", () => {
     }
   });
 
+  it("answers 502 when STS cannot be reached to verify a proof, saying to try again", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const unreachable = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const cut = createDatadogTokenService({ stsUrl: unreachable, orgs: [{ uuid: ORG, roleArns: [moto.roleArn("ddcred-test")] }] });
+    const cutUrl = await cut.listen();
+    try {
+      const response = await fetch(`${cutUrl}/api/v2/delegated-token`, { method: "POST", headers: { Authorization: `Delegated ${await goodProof()}` } });
+      expect(response.status).toBe(502);
+      expect(await response.json()).toMatchObject({ errors: [{ code: "StsUnavailable", detail: expect.stringMatching(/^could not reach STS to verify the proof \(.*\); try again$/) }] });
+    } finally {
+      await cut.close();
+    }
+  });
+
   it("answers refusals in Datadog's JSON:API error shape", async () => {
     const { body } = await exchange(undefined);
     expect(body).toEqual({ errors: [{ status: "401", code: "MissingProof", title: "Unauthorized", detail: expect.any(String) }] });
