@@ -12,6 +12,8 @@
 # Both entry points, as the Helm chart runs them:
 #   operator: node /app/dist/operator.mjs   (the default command)
 #   agent:    node /app/dist/agent.mjs      (chart value agent.command)
+# and `ddcred explain` (what the webhook would do with a pod, and why):
+#   kubectl exec -i deploy/<release>-ddcred-operator -- node /app/dist/explain.mjs - < pod.yaml
 
 # Any Node.js 24 image with npm.
 ARG BUILD_IMAGE=node:24-bookworm-slim
@@ -43,7 +45,7 @@ LABEL org.opencontainers.image.title="ddcred-operator" \
       org.opencontainers.image.description="Short-lived Datadog credentials for Kubernetes workloads, derived from their AWS identity" \
       org.opencontainers.image.licenses="Apache-2.0"
 WORKDIR /app
-COPY --from=build /src/dist/operator.mjs /src/dist/agent.mjs /app/dist/
+COPY --from=build /src/dist/operator.mjs /src/dist/agent.mjs /src/dist/explain.mjs /app/dist/
 # `node` on the PATH, so the chart's commands work unchanged on another Node base image.
 ENV PATH=/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # The distroless nonroot user, numeric so that runAsNonRoot can verify it;

@@ -9,6 +9,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 export const entryPoints = {
   operator: "src/operator/main.ts",
   agent: "src/agent/main.ts",
+  explain: "src/explain/main.ts",
   "datadog-token-service": "test/services/datadog/main.ts",
 };
 

@@ -136,9 +136,9 @@ describe("the Dockerfile", () => {
     expect(includedInContext("src/operator/main.ts", ignorePatterns)).toBe(true);
   });
 
-  it("ships only the two bundles, which the build produces", () => {
+  it("ships only the operator's, the agent's and explain's bundles, which the build produces", () => {
     const files = shippedFiles();
-    expect(files.map((f) => f.imagePath).sort()).toEqual(["/app/dist/agent.mjs", "/app/dist/operator.mjs"]);
+    expect(files.map((f) => f.imagePath).sort()).toEqual(["/app/dist/agent.mjs", "/app/dist/explain.mjs", "/app/dist/operator.mjs"]);
     // The suite's global setup ran scripts/build.mjs, as the build stage does.
     expect(files.filter((f) => !existsSync(f.repoPath)).map((f) => f.repoPath)).toEqual([]);
   });
@@ -174,7 +174,7 @@ describe("the image and the chart", () => {
 });
 
 describe("the shipped bundles", () => {
-  it.each(["operator.mjs", "agent.mjs"])("%s loads with no node_modules anywhere above it and reports its missing configuration", (bundle) => {
+  it.each(["operator.mjs", "agent.mjs", "explain.mjs"])("%s loads with no node_modules anywhere above it and reports its missing configuration", (bundle) => {
     const ancestors = scratch.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/") || "/");
     expect(ancestors.filter((dir) => existsSync(join(dir, "node_modules")))).toEqual([]);
     const dist = join(scratch, "app/dist");
