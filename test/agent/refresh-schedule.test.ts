@@ -134,6 +134,12 @@ describe("retryDelayMs", () => {
     expect(retryDelayMs(1, policy, always(0.5), { retryAfterMs: 2 * MINUTE, held: token, now: t0 + 9 * MINUTE })).toBe(2 * MINUTE);
   });
 
+  it("honours Retry-After again once the last attempt before the held credential's expiry has failed", () => {
+    const token = held(15 * MINUTE);
+    const afterLastChance = token.expiresAt - policy.retryBeforeExpiryMs + 50;
+    expect(retryDelayMs(2, policy, always(0.5), { retryAfterMs: 2 * MINUTE, held: token, now: afterLastChance })).toBe(2 * MINUTE);
+  });
+
   it("keeps the guard within a tenth of a short lifetime", () => {
     const token = held(10_000);
     const delay = retryDelayMs(1, policy, always(0), { retryAfterMs: MINUTE, held: token, now: t0 + 5_000 });

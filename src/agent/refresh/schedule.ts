@@ -118,7 +118,8 @@ export function isServable(held: HeldTimes, now: number, policy: RefreshPolicy):
  * exponential backoff with "equal jitter" (half fixed, half random, so a retry
  * never comes immediately), and never sooner than the server's Retry-After —
  * unless honouring it would let the held credential expire first: then the
- * last attempt comes retryBeforeExpiryMs before its expiry.
+ * last attempt comes retryBeforeExpiryMs before its expiry. Once that last
+ * attempt has been made, there is nothing left to save and Retry-After rules again.
  */
 export function retryDelayMs(
   failures: number,
@@ -134,7 +135,9 @@ export function retryDelayMs(
   if (context.retryAfterMs === undefined) return delay;
   const requested = Math.max(delay, Math.min(context.retryAfterMs, policy.maxRetryAfterMs));
   if (context.held === undefined || context.now === undefined) return requested;
-  return Math.min(requested, Math.max(delay, latestRetryAt(context.held, policy) - context.now));
+  const latest = latestRetryAt(context.held, policy);
+  if (context.now > latest) return requested;
+  return Math.min(requested, Math.max(delay, latest - context.now));
 }
 
 /** The latest moment a retry may come while a credential is held: its expiry less the guard. */
