@@ -3,6 +3,7 @@
 // from the venv, Go, Java and TypeScript from what scripts/build-consumers.sh
 // built under $DDCRED_CACHE/consumers/<language>-<key>. The key is the one
 // that script computes: a hash of every file in the consumer's folder.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -68,4 +69,35 @@ function dedent(lines: readonly string[]): string[] {
   const indents = lines.filter((line) => line.trim() !== "").map((line) => /^ */.exec(line)![0].length);
   const common = Math.min(...indents);
   return lines.map((line) => (line.trim() === "" ? "" : line.slice(common)));
+}
+
+/**
+ * The Datadog sites an official client knows, read from the client itself:
+ * Python's server variables, the TypeScript client's typed `site`, the Go
+ * client's EnumValues in the module the Go consumer was built from.
+ */
+export function officialClientSites(language: Exclude<ClientLanguage, "java">): string[] {
+  switch (language) {
+    case "python": {
+      const script =
+        "import json\nfrom datadog_api_client import Configuration\n" +
+        "print(json.dumps(Configuration().get_host_settings()[0]['variables']['site']['enum_values']))";
+      return JSON.parse(execFileSync(venvBin("python"), ["-c", script], { encoding: "utf8" })) as string[];
+    }
+    case "typescript": {
+      const servers = join(built("typescript", ".complete"), "node_modules/@datadog/datadog-api-client/dist/packages/datadog-api-client-common/servers.d.ts");
+      return quotedStrings(/site: ((?:"[^"]+"\s*\|?\s*)+);/.exec(readFileSync(servers, "utf8"))?.[1]);
+    }
+    case "go": {
+      const version = /github\.com\/DataDog\/datadog-api-client-go\/v2 (v\S+)/.exec(readFileSync(join(CONSUMERS, "go/go.mod"), "utf8"))?.[1];
+      const modules = execFileSync("go", ["env", "GOMODCACHE"], { encoding: "utf8" }).trim();
+      const configuration = join(modules, `github.com/!data!dog/datadog-api-client-go/v2@${version}/api/datadog/configuration.go`);
+      return quotedStrings(/"site": \{[^}]*?EnumValues: \[\]string\{([^}]*)\}/.exec(readFileSync(configuration, "utf8"))?.[1]);
+    }
+  }
+}
+
+function quotedStrings(text: string | undefined): string[] {
+  if (text === undefined) throw new Error("the client's site list was not found where it used to be");
+  return [...text.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
 }

@@ -1,14 +1,15 @@
 // One list of Datadog sites: the grant CRD's enum (DATADOG_SITES is generated
 // from it). The policy CRD, the agent, the README and the official clients'
-// own lists must agree with it.
-import { execFileSync } from "node:child_process";
+// own lists (Python, TypeScript, Go, read from the installed clients) must
+// agree with it.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { datadogApiUrl, parseAgentConfig } from "../../src/shared/agent-config.js";
 import { DATADOG_SITES } from "../../src/shared/grant.generated.js";
-import { REPO_ROOT, venvBin } from "../harness/paths.js";
+import { officialClientSites } from "../harness/datadog-clients.js";
+import { REPO_ROOT } from "../harness/paths.js";
 
 /** Datadog's staging site: in no official client's list, but a site Datadog runs. */
 const STAGING_SITE = "datad0g.com";
@@ -21,12 +22,8 @@ function policyAllowedSites(): { enum: string[]; maxItems: number } {
 }
 
 describe("the Datadog sites", () => {
-  it("are the official Python client's sites and the staging site, no more and no fewer", () => {
-    const script =
-      "import json\nfrom datadog_api_client import Configuration\n" +
-      "print(json.dumps(Configuration().get_host_settings()[0]['variables']['site']['enum_values']))";
-    const clientSites = JSON.parse(execFileSync(venvBin("python"), ["-c", script], { encoding: "utf8" })) as string[];
-    expect([...DATADOG_SITES].sort()).toEqual([...new Set([...clientSites, STAGING_SITE])].sort());
+  it.each(["python", "typescript", "go"] as const)("are the official %s client's sites and the staging site, no more and no fewer", (language) => {
+    expect([...DATADOG_SITES].sort()).toEqual([...new Set([...officialClientSites(language), STAGING_SITE])].sort());
   });
 
   it("are the sites a policy may allow, all of them at once", () => {
