@@ -6,6 +6,10 @@
 //     --org 0f8f...=arn:aws:iam::123456789012:role/ddcred-test [--org ...] \
 //     [--orgs '<json>'] [--token-ttl 900] [--intake-key-ttl 3600] [--port 0] [--host 127.0.0.1]
 //
+// --intake-key-ttl is how long each org's intake key lives before the service
+// rotates it (intake keys themselves carry no expiry). Proofs name real STS
+// hosts; the service replays them to --sts-url with their signed Host intact.
+//
 // Each flag has an env twin: DDCRED_TEST_STS_URL (else AWS_ENDPOINT_URL_STS), DDCRED_TEST_ORGS (JSON),
 // DDCRED_TEST_TOKEN_TTL_SECONDS, DDCRED_TEST_INTAKE_KEY_TTL_SECONDS, DDCRED_TEST_MAX_PROOF_AGE_SECONDS, PORT, HOST.
 import { parseArgs } from "node:util";

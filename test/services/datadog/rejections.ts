@@ -1,7 +1,8 @@
 // Every reason the token service refuses a request, with the HTTP status it
 // answers: 401 for a proof that does not prove anything (missing, malformed,
-// unsigned org, no session token, stale, tampered, wrong endpoint or region), 403 for a proven identity
-// that the org does not map (the meaning Datadog's own API documents for
+// unsigned org, no session token, stale, tampered, an STS host that does not
+// exist or a region that is not the host's), 403 for a proven identity that
+// the org does not map (the meaning Datadog's own API documents for
 // /api/v2/intake-key), 502 when the STS emulator cannot be reached.
 
 export type RejectionCode =
