@@ -5,7 +5,11 @@
 // cluster and needs only a few fields of each. This one:
 //   - lists (paginated) then watches from the list's resourceVersion, with bookmarks;
 //   - on any error retries with capped, jittered backoff, relisting on 410;
-//   - relists periodically and diffs, so a missed event cannot leave it stale;
+//   - in steady state never relists: a watch resumes from the last
+//     resourceVersion it saw (bookmarks keep it fresh), as client-go's
+//     reflector does; a relist (paginated, diffed) happens only on 410, on an
+//     error, when asked (the operator's watchdog asks when a cache falls
+//     silent), or periodically if resyncIntervalMs is set;
 //   - stores transform(object), frozen, indexed by namespace;
 //   - emits add/update/delete for every difference it learns, relists included.
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
@@ -37,6 +41,7 @@ export interface InformerOptions<T, R> {
   readonly transform: (object: T) => R;
   readonly namespaceOf: (record: R) => string;
   readonly nameOf: (record: R) => string;
+  /** Relist this often even when the watch is healthy; unset: never (the default). */
   readonly resyncIntervalMs?: number;
   readonly logger: InformerLogger;
   /** Server-side watch timeout; client-node aborts a watch after 30 s without data. */
@@ -101,9 +106,11 @@ export class Informer<T, R> implements SupervisedCache, ReadCache<R> {
     if (!this.stopped) return;
     this.stopped = false;
     this.loop = this.run();
-    const every = this.options.resyncIntervalMs ?? 10 * 60_000;
-    this.resyncTimer = setInterval(() => this.requestRelist("periodic resync"), every);
-    this.resyncTimer.unref();
+    const every = this.options.resyncIntervalMs;
+    if (every !== undefined) {
+      this.resyncTimer = setInterval(() => this.requestRelist("periodic resync"), every);
+      this.resyncTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
