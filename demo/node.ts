@@ -22,25 +22,14 @@ import { toolPaths } from "../test/harness/tools.js";
 import { installKubeRayCrds, startKubeRay } from "../test/kuberay/kuberay-operator.js";
 import { createRayCluster, deleteRayObjects, rayClusterSpec } from "../test/kuberay/ray-objects.js";
 import { AGENT_CONTAINER_NAME, DEFAULT_AGENT_METRICS_PORT } from "../src/shared/names.js";
+import { bold, dim, secondsSinceStart, show, step } from "./narration.js";
 
 const run = promisify(execFile);
 const GRANTED_ROLE = "datadog/ray";
 const BASE_ROLE = "irsa/ray-base";
 const BASE_SESSION = "ray-irsa";
 const TOKEN_TTL_SECONDS = 20;
-const started = Date.now();
 
-const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
-const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
-let stepNumber = 0;
-function step(title: string, ...why: string[]): void {
-  stepNumber += 1;
-  console.log(`\n${bold(`── ${stepNumber}. ${title}`)} ${dim(`(${((Date.now() - started) / 1000).toFixed(1)} s)`)}`);
-  for (const line of why) console.log(`   ${line}`);
-}
-function show(text: string): void {
-  console.log(text.replace(/\n$/, "").replace(/^/gm, "   │ "));
-}
 
 const cleanups: Array<() => Promise<unknown>> = [];
 
@@ -197,7 +186,7 @@ async function main(): Promise<void> {
   const counted = await waitForGrant(admin, namespace, "ray-training", (g) => (g.status?.injectedPods ?? 0) === ready.length);
   show(`$ kubectl get ddgrant -n ${namespace}\n${await kubectl("get", "ddgrant", "-n", namespace)}`);
   show(stringify({ status: { injectedPods: counted.status?.injectedPods, stalePods: counted.status?.stalePods, missedPods: counted.status?.missedPods } }));
-  console.log(`\n${bold(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`)} ${dim("Cleaning up: every pod, the node, and what it changed on this host.")}`);
+  console.log(`\n${bold(`Done in ${secondsSinceStart()} s.`)} ${dim("Cleaning up: every pod, the node, and what it changed on this host.")}`);
 }
 
 /** Sets the Datadog token service's TTLs; returns the previous ones. */

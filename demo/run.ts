@@ -21,25 +21,13 @@ import { resolveOperatorEnv } from "../test/chart/operator-env.js";
 import { apiRequest } from "../test/chart/api.js";
 import { AGENT_NODE_FLAGS } from "../src/agent/node-flags.js";
 import { AGENT_CONTAINER_NAME, CREDENTIALS_MOUNT_PATH, DEFAULT_AGENT_API_PORT, DEFAULT_AGENT_METRICS_PORT } from "../src/shared/names.js";
+import { bold, dim, secondsSinceStart, show, step } from "./narration.js";
 
 const run = promisify(execFile);
 const ORG_UUID = "3f5e8c1a-7b2d-4e9f-a6c0-1d2b3c4d5e6f";
 const ROLE = "ray-training";
 const TOKEN_TTL_SECONDS = 20;
-const started = Date.now();
 
-const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
-const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
-let stepNumber = 0;
-function step(title: string, ...why: string[]): void {
-  stepNumber += 1;
-  const elapsed = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(`\n${bold(`── ${stepNumber}. ${title}`)} ${dim(`(${elapsed} s)`)}`);
-  for (const line of why) console.log(`   ${line}`);
-}
-function show(text: string): void {
-  console.log(text.replace(/\n$/, "").replace(/^/gm, "   │ "));
-}
 /** Never print a credential: a short fingerprint tells two apart. */
 function fingerprint(secret: string): string {
   return `sha256:${createHash("sha256").update(secret).digest("hex").slice(0, 12)} (${secret.length} characters)`;
@@ -248,7 +236,7 @@ async function main(): Promise<void> {
   show(stringify({ status: { ...counted.status, conditions: counted.status?.conditions?.map(({ type, status, reason }) => ({ type, status, reason })) } }));
   show(`operator: ${sumMetric(await operator.metrics(), "ddcred_admission_requests_total", { result: "injected" })} pod injected, ${sumMetric(await operator.metrics(), "ddcred_reconcile_total")} reconciles`);
 
-  console.log(`\n${bold(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`)} Cleaning up: agent, operator, token service, moto, API server, temp files.`);
+  console.log(`\n${bold(`Done in ${secondsSinceStart()} s.`)} Cleaning up: agent, operator, token service, moto, API server, temp files.`);
 }
 
 function summarizeAgent(container: V1Container) {
