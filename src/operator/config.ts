@@ -104,6 +104,7 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
         AGENT_EXTRA_ENV_NAME.test((entry as { name: string }).name) && !(entry as { name: string }).name.startsWith("DDCRED_"),
     );
   const isStringArray = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
+  const isSecretNameList = (v: unknown) => isStringArray(v) && (v as string[]).every((name) => /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name));
   const isResources = (v: unknown) =>
     typeof v === "object" && v !== null && ["requests", "limits"].every((k) => typeof (v as Record<string, unknown>)[k] === "object");
 
@@ -121,6 +122,7 @@ export function parseOperatorConfig(env: Env): OperatorConfigResult {
     agentImagePullPolicy: oneOf<ImagePullPolicy>("DDCRED_AGENT_IMAGE_PULL_POLICY", defaults.agentImagePullPolicy, ["Always", "IfNotPresent", "Never"]),
     agentCommand: json<string[]>("DDCRED_AGENT_COMMAND", [...defaults.agentCommand], isStringArray, "a JSON array of strings"),
     agentExtraEnv: json<{ name: string; value: string }[]>("DDCRED_AGENT_EXTRA_ENV", [...defaults.agentExtraEnv], isAgentExtraEnv, AGENT_EXTRA_ENV_RULE),
+    agentImagePullSecrets: json<string[]>("DDCRED_AGENT_IMAGE_PULL_SECRETS", [...defaults.agentImagePullSecrets], isSecretNameList, 'a JSON array of Secret names like ["registry-credentials"]'),
     agentResources: json<AgentResources>("DDCRED_AGENT_RESOURCES", defaults.agentResources, isResources, 'JSON like {"requests":{...},"limits":{...}}'),
     agentRunAsUser: int("DDCRED_AGENT_RUN_AS_USER", defaults.agentRunAsUser, 1, 2_147_483_647),
     apiPort: int("DDCRED_AGENT_API_PORT", defaults.apiPort, 1, 65_535),

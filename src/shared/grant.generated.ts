@@ -54,6 +54,36 @@ export interface GrantSpecDatadog {
   readonly intakeKey?: boolean;
 }
 
+/** Requests, replacing the operator's default per key. */
+export interface GrantSpecAgentResourcesRequests {
+  /** A Kubernetes quantity, e.g. 50m. */
+  readonly cpu?: string;
+  /** A Kubernetes quantity, e.g. 96Mi. */
+  readonly memory?: string;
+}
+
+/** Limits, replacing the operator's default per key. */
+export interface GrantSpecAgentResourcesLimits {
+  /** A Kubernetes quantity, e.g. 50m. */
+  readonly cpu?: string;
+  /** A Kubernetes quantity, e.g. 96Mi. */
+  readonly memory?: string;
+}
+
+/** Requests and limits of this grant's agents (cpu, memory), each replacing the operator's default (chart value agent.resources) for that key. A DatadogCredentialPolicy's maxAgentResources caps what a grant may ask for. */
+export interface GrantSpecAgentResources {
+  /** Requests, replacing the operator's default per key. */
+  readonly requests?: GrantSpecAgentResourcesRequests;
+  /** Limits, replacing the operator's default per key. */
+  readonly limits?: GrantSpecAgentResourcesLimits;
+}
+
+/** Settings of the credential agent this grant's pods get. */
+export interface GrantSpecAgent {
+  /** Requests and limits of this grant's agents (cpu, memory), each replacing the operator's default (chart value agent.resources) for that key. A DatadogCredentialPolicy's maxAgentResources caps what a grant may ask for. */
+  readonly resources?: GrantSpecAgentResources;
+}
+
 /** Which pods receive credentials, and from which AWS role and Datadog org. */
 export interface GrantSpec {
   /** Label selector over pods in this namespace. An empty selector ({}) selects every pod in the namespace. */
@@ -66,6 +96,8 @@ export interface GrantSpec {
   readonly aws: GrantSpecAws;
   /** The Datadog organization and site the credentials are for. */
   readonly datadog: GrantSpecDatadog;
+  /** Settings of the credential agent this grant's pods get. */
+  readonly agent?: GrantSpecAgent;
 }
 
 export interface GrantStatusConditionsItem {

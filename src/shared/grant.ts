@@ -50,6 +50,11 @@ export interface ResolvedGrantSpec {
     readonly apiToken: boolean;
     readonly intakeKey: boolean;
   };
+  /** The agent's requests and limits this grant sets (spec.agent.resources); the operator's defaults fill the rest. */
+  readonly agentResources: {
+    readonly requests: Readonly<Record<string, string>>;
+    readonly limits: Readonly<Record<string, string>>;
+  };
 }
 
 export function resolveGrantSpec(spec: GrantSpec): ResolvedGrantSpec {
@@ -71,6 +76,7 @@ export function resolveGrantSpec(spec: GrantSpec): ResolvedGrantSpec {
       apiToken: spec.datadog.apiToken ?? GRANT_DEFAULTS["spec.datadog.apiToken"],
       intakeKey: spec.datadog.intakeKey ?? GRANT_DEFAULTS["spec.datadog.intakeKey"],
     },
+    agentResources: { requests: { ...spec.agent?.resources?.requests }, limits: { ...spec.agent?.resources?.limits } },
   };
 }
 

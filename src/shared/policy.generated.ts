@@ -22,6 +22,14 @@ export interface PolicySpecNamespaceSelector {
   readonly matchExpressions?: ReadonlyArray<PolicySpecNamespaceSelectorMatchExpressionsItem>;
 }
 
+/** The most cpu and memory a grant in the namespaces this policy selects may request or limit for its agents (spec.agent.resources); this policy does not allow a grant that asks for more. Unset: no cap. */
+export interface PolicySpecMaxAgentResources {
+  /** A Kubernetes quantity, e.g. 50m. */
+  readonly cpu?: string;
+  /** A Kubernetes quantity, e.g. 96Mi. */
+  readonly memory?: string;
+}
+
 /** Which namespaces may use which roles, orgs and sites. */
 export interface PolicySpec {
   /** Label selector over namespaces. An empty selector ({}) selects every namespace; kubernetes.io/metadata.name selects one by name. */
@@ -36,6 +44,8 @@ export interface PolicySpec {
   readonly allowExposeToWorkload?: boolean;
   /** What the controller does about running pods, in the namespaces this policy selects, whose credential agent serves a grant that no longer exists or that policy no longer allows. Report: count them (grant status, metric) and send an Event on each pod. Evict: also evict them through the Eviction API, which honours PodDisruptionBudgets. Credentials already issued stay valid until they expire either way. Unset: the operator's default (chart value controller.revocation). */
   readonly revocation?: "Report" | "Evict";
+  /** The most cpu and memory a grant in the namespaces this policy selects may request or limit for its agents (spec.agent.resources); this policy does not allow a grant that asks for more. Unset: no cap. */
+  readonly maxAgentResources?: PolicySpecMaxAgentResources;
 }
 
 /** What the controller observed. */

@@ -2,7 +2,8 @@
 // grant, its namespace's labels and the DatadogCredentialPolicies. Without
 // any policy everything is allowed, unless the operator requires one.
 import type { Grant } from "./grant.js";
-import { resolveGrantSpec } from "./grant.js";
+import { resolveGrantSpec, type ResolvedGrantSpec } from "./grant.js";
+import { parseQuantity } from "./quantity.js";
 import type { PolicySpec, PolicyStatus } from "./policy.generated.js";
 import { selectorMatches, type Labels } from "./selector.js";
 
@@ -65,6 +66,23 @@ export function policyObjections(policy: Policy, grant: Grant): string[] {
   if (sites && !sites.includes(spec.datadog.site)) objections.push(`site ${spec.datadog.site} is not among ${sites.join(", ")}`);
   if (policy.spec.allowExposeToWorkload === false && spec.aws.exposeToWorkload) {
     objections.push("AWS credentials may not be exposed to the workload (set spec.aws.exposeToWorkload: false)");
+  }
+  objections.push(...agentResourceObjections(policy, spec));
+  return objections;
+}
+
+/** Each agent request or limit the grant sets above the policy's maxAgentResources. */
+function agentResourceObjections(policy: Policy, spec: ResolvedGrantSpec): string[] {
+  const caps = policy.spec.maxAgentResources;
+  if (!caps) return [];
+  const objections: string[] = [];
+  for (const kind of ["requests", "limits"] as const) {
+    for (const [resource, asked] of Object.entries(spec.agentResources[kind])) {
+      const cap = caps[resource as keyof typeof caps];
+      if (cap !== undefined && parseQuantity(asked) > parseQuantity(cap)) {
+        objections.push(`agent ${resource} ${kind} ${asked} is above the policy's maxAgentResources.${resource} ${cap}`);
+      }
+    }
   }
   return objections;
 }

@@ -4,6 +4,7 @@
 import { agentEnv } from "../shared/agent-config.js";
 import type { ResolvedGrantSpec } from "../shared/grant.js";
 import { AGENT_CONTAINER_NAME, AGENT_PATHS } from "../shared/names.js";
+import { parseQuantity } from "../shared/quantity.js";
 import { withBaseIdentity, type BaseIdentity } from "./base-identity.js";
 import { credentialsMount } from "./credentials-volume.js";
 import type { Container } from "./pod.js";
@@ -37,12 +38,27 @@ export function agentContainer(input: AgentContainerInput): Container {
     // containers, which start after this probe succeeds, find them in place.
     startupProbe: httpProbe(AGENT_PATHS.readyz, settings.metricsPort, settings.startupProbe),
     livenessProbe: httpProbe(AGENT_PATHS.healthz, settings.metricsPort, settings.livenessProbe),
-    resources: { requests: { ...settings.agentResources.requests }, limits: { ...settings.agentResources.limits } },
+    resources: agentResources(settings, spec),
     securityContext: restrictedSecurityContext(settings.agentRunAsUser),
     volumeMounts: [credentialsMount(volumeName, "readWrite")],
     terminationMessagePolicy: "FallbackToLogsOnError",
   };
   return withBaseIdentity(container, input.baseIdentity);
+}
+
+/**
+ * The operator's default requests and limits, each key the grant sets
+ * replaced. A request the grant raises above the default limit raises that
+ * limit with it: the API server refuses a request above its limit.
+ */
+function agentResources(settings: InjectionSettings, spec: ResolvedGrantSpec): NonNullable<Container["resources"]> {
+  const requests: Record<string, string> = { ...settings.agentResources.requests, ...spec.agentResources.requests };
+  const limits: Record<string, string> = { ...settings.agentResources.limits, ...spec.agentResources.limits };
+  for (const [key, request] of Object.entries(spec.agentResources.requests)) {
+    const limit = limits[key];
+    if (limit !== undefined && spec.agentResources.limits[key] === undefined && parseQuantity(request) > parseQuantity(limit)) limits[key] = request;
+  }
+  return { requests, limits };
 }
 
 function httpProbe(path: string, port: number, timing: ProbeTiming): NonNullable<Container["startupProbe"]> {

@@ -62,6 +62,7 @@ function injectPod(pod: Pod, plan: GrantInjection, settings: InjectionSettings):
   const notes = wireAppContainers(pod, next, plan, settings);
   addAgentFirst(next, agentContainer({ grantName: grant.metadata.name, spec, settings, volumeName, baseIdentity }));
   addVolume(next, credentialsVolume(volumeName, settings.volumeSizeLimit));
+  addImagePullSecrets(next, settings.agentImagePullSecrets);
   const markers = podMarkers(grant, pod.metadata?.annotations ?? {}, movesIdentity ? wired.map((slot) => slot.name) : []);
   applyMarkers(next, markers);
 
@@ -182,6 +183,15 @@ function addAgentFirst(pod: Pod, agent: Container): void {
 function addVolume(pod: Pod, volume: NonNullable<NonNullable<Pod["spec"]>["volumes"]>[number]): void {
   const spec = (pod.spec ??= { containers: [] });
   spec.volumes = [...(spec.volumes ?? []), volume];
+}
+
+/** The agent image's pull secrets, after the pod's own, each once. */
+function addImagePullSecrets(pod: Pod, names: readonly string[]): void {
+  if (names.length === 0) return;
+  const spec = (pod.spec ??= { containers: [] });
+  const present = new Set((spec.imagePullSecrets ?? []).map((secret) => secret.name));
+  const missing = names.filter((name) => !present.has(name));
+  if (missing.length > 0) spec.imagePullSecrets = [...(spec.imagePullSecrets ?? []), ...missing.map((name) => ({ name }))];
 }
 
 function applyMarkers(

@@ -35,6 +35,11 @@ export interface InjectionSettings extends AgentSettings {
    * for an STS VPC endpoint, HTTPS_PROXY/NO_PROXY. Never secrets: pod specs are readable.
    */
   readonly agentExtraEnv: readonly { readonly name: string; readonly value: string }[];
+  /**
+   * Pull secrets (names, in the pod's namespace) added to every injected pod
+   * that does not list them yet, for an agent image in a private registry.
+   */
+  readonly agentImagePullSecrets: readonly string[];
   readonly agentResources: AgentResources;
   /** Non-root UID the agent runs as (restricted Pod Security Standard). */
   readonly agentRunAsUser: number;
@@ -55,6 +60,7 @@ export const DEFAULT_INJECTION_SETTINGS = {
   agentImagePullPolicy: "IfNotPresent",
   agentCommand: [],
   agentExtraEnv: [],
+  agentImagePullSecrets: [],
   agentResources: {
     requests: { cpu: "10m", memory: "48Mi" },
     limits: { memory: "96Mi" },

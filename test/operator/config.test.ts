@@ -42,6 +42,15 @@ describe("the operator's configuration", () => {
     }
   });
 
+  it("reads the agent image's pull secrets as Secret names and refuses anything else", () => {
+    const good = parseOperatorConfig({ DDCRED_AGENT_IMAGE: "img", DDCRED_AGENT_IMAGE_PULL_SECRETS: '["registry-credentials"]' });
+    expect(good.ok && good.config.injection.agentImagePullSecrets).toEqual(["registry-credentials"]);
+    for (const bad of ['[{"name":"registry-credentials"}]', '["Not_A_Name"]', '"registry-credentials"']) {
+      const parsed = parseOperatorConfig({ DDCRED_AGENT_IMAGE: "img", DDCRED_AGENT_IMAGE_PULL_SECRETS: bad });
+      expect(parsed.ok ? [] : parsed.errors, bad).toEqual([expect.stringMatching(/^DDCRED_AGENT_IMAGE_PULL_SECRETS must be a JSON array of Secret names/)]);
+    }
+  });
+
   it("requires the agent image only when the webhook runs", () => {
     expect(parseOperatorConfig({}).ok).toBe(false);
     expect(parseOperatorConfig({ DDCRED_WEBHOOK_ENABLED: "false" }).ok).toBe(true);
