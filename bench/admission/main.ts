@@ -19,6 +19,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Registry } from "prom-client";
+import express from "express";
 import { parseAllDocuments } from "yaml";
 import type { Grant } from "../../src/shared/grant.js";
 import { createLogger } from "../../src/shared/logger.js";
@@ -35,7 +36,7 @@ const OPEN_LOOP_RATE = Number(process.env.BENCH_RATE ?? 500);
 const OPEN_LOOP_SECONDS = Number(process.env.BENCH_OPEN_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
-type Mode = "ddcred" | "noop";
+type Mode = "ddcred" | "noop" | "express";
 
 /** Child process: serve until told to stop, report the port on stdout. */
 async function serve(mode: Mode, certFile: string, keyFile: string): Promise<void> {
@@ -58,6 +59,8 @@ async function serve(mode: Mode, certFile: string, keyFile: string): Promise<voi
       ...(process.env.BENCH_DECIDE_EVERY_TIME === "1" ? { recentDecisions: new RecentDecisions(0) } : {}),
     });
     port = server.port;
+  } else if (mode === "express") {
+    port = await serveExpressNoop(certificate);
   } else {
     port = await serveNoop(certificate);
   }
@@ -78,6 +81,26 @@ async function serveNoop(certificate: { cert: string; key: string }): Promise<nu
       res.end(body);
     });
   });
+  server.keepAliveTimeout = 95_000;
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return (server.address() as { port: number }).port;
+}
+
+/**
+ * The same no-op as an express 5 app, written as express is meant to be used
+ * (express.json, res.json) on the same node:https server: what the webhook's
+ * hot path would pay for express before doing any work of its own.
+ */
+async function serveExpressNoop(certificate: { cert: string; key: string }): Promise<number> {
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  app.post(MUTATE_PODS_PATH, express.json({ limit: "4mb" }), (req, res) => {
+    const review = req.body as { request: { uid: string } };
+    res.json({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: review.request.uid, allowed: true } });
+  });
+  const server = createServer({ ...certificate, minVersion: "TLSv1.2" }, app);
   server.keepAliveTimeout = 95_000;
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -131,13 +154,13 @@ function attack(vegeta: string, dir: string, server: Running, args: readonly str
 }
 
 /** ROUNDS attacks on each server, alternating, and the best of each by `better`. */
-function bestOf(vegeta: string, dir: string, servers: readonly [Running, Running], args: readonly string[], better: (a: VegetaReport, b: VegetaReport) => boolean): [VegetaReport, VegetaReport] {
-  let best: [VegetaReport | undefined, VegetaReport | undefined] = [undefined, undefined];
+function bestOf(vegeta: string, dir: string, servers: readonly Running[], args: readonly string[], better: (a: VegetaReport, b: VegetaReport) => boolean): VegetaReport[] {
+  let best: (VegetaReport | undefined)[] = servers.map(() => undefined);
   for (let round = 0; round < ROUNDS; round++) {
     const reports = servers.map((server) => attack(vegeta, dir, server, args));
-    best = best.map((current, i) => (current === undefined || better(reports[i] as VegetaReport, current) ? reports[i] : current)) as typeof best;
+    best = best.map((current, i) => (current === undefined || better(reports[i] as VegetaReport, current) ? reports[i] : current));
   }
-  return best as [VegetaReport, VegetaReport];
+  return best as VegetaReport[];
 }
 
 const moreThroughput = (a: VegetaReport, b: VegetaReport) => a.throughput > b.throughput;
@@ -148,12 +171,13 @@ const openLoop = [`-rate=${OPEN_LOOP_RATE}/s`, `-duration=${OPEN_LOOP_SECONDS}s`
 const ms = (ns: number) => (ns / 1e6).toFixed(2).padStart(7);
 const pct = (ratio: number) => `${(ratio * 100).toFixed(0)}%`.padStart(5);
 
-const HEADER = ["load".padEnd(16), "ddcred/s", " no-op/s", "ratio", " p50 ms", " p99 ms", "noop p50", "noop p99", "cpu µs/req", "noop cpu", "  ok"];
+const header = (name: string) => ["load".padEnd(16), `${name}/s`.padStart(9), " no-op/s", "ratio", " p50 ms", " p99 ms", "noop p50", "noop p99", "cpu µs/req", "noop cpu", "  ok"];
 
 function row(label: string, ddcred: VegetaReport, noop: VegetaReport): string {
+  // `ddcred` is the server compared with the node:https no-op: ddcred's, or the express no-op.
   return [
     label.padEnd(16),
-    ddcred.throughput.toFixed(0).padStart(8),
+    ddcred.throughput.toFixed(0).padStart(9),
     noop.throughput.toFixed(0).padStart(8),
     pct(ddcred.throughput / noop.throughput),
     ms(ddcred.latencies["50th"]),
@@ -178,19 +202,27 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, "review.json"), readFileSync(join(ROOT, "webhook/samples/kuberay-worker-create.json")));
     const ddcred = await startServer("ddcred", join(dir, "tls.crt"), join(dir, "tls.key"));
     const noop = await startServer("noop", join(dir, "tls.crt"), join(dir, "tls.key"));
-    servers.push(ddcred, noop);
+    const expressNoop = await startServer("express", join(dir, "tls.crt"), join(dir, "tls.key"));
+    servers.push(ddcred, noop, expressNoop);
 
     for (const server of servers) attack(vegeta, dir, server, ["-rate=200/s", "-duration=2s"]); // warm the JITs up
     console.log(
       `KubeRay worker pod AdmissionReview (${readFileSync(join(dir, "review.json")).length} bytes) over HTTPS with keep-alive; ` +
         `vegeta on the same ${availableParallelism()}-CPU machine; best of ${ROUNDS} alternating rounds`,
     );
-    console.log(HEADER.join("  "));
-    for (const concurrency of CONCURRENCIES) {
-      console.log(row(`closed, c=${concurrency}`, ...bestOf(vegeta, dir, [ddcred, noop], closedLoop(concurrency), moreThroughput)));
-    }
-    console.log(row(`open, ${OPEN_LOOP_RATE}/s`, ...bestOf(vegeta, dir, [ddcred, noop], openLoop, lowerP99)));
+    const loads: [string, readonly string[], typeof moreThroughput][] = [
+      ...CONCURRENCIES.map((c): [string, readonly string[], typeof moreThroughput] => [`closed, c=${c}`, closedLoop(c), moreThroughput]),
+      [`open, ${OPEN_LOOP_RATE}/s`, openLoop, lowerP99],
+    ];
+    // All three servers under each load, alternating, so both tables below come from the same rounds.
+    const results = loads.map(([label, args, better]) => ({ label, best: bestOf(vegeta, dir, [ddcred, noop, expressNoop], args, better) }));
+    console.log(header("ddcred").join("  "));
+    for (const { label, best } of results) console.log(row(label, best[0]!, best[1]!));
     console.log(`aim: p99 < 5 ms at ${OPEN_LOOP_RATE}/s (open loop), throughput >= 70% of the no-op responder (closed loop)`);
+    console.log("");
+    console.log("express 5 no-op (express.json, res.json) against the node:https no-op: what express alone would cost the hot path");
+    console.log(header("express").join("  "));
+    for (const { label, best } of results) console.log(row(label, best[2]!, best[1]!));
   } finally {
     for (const server of servers) server.child.kill("SIGTERM");
     await Promise.all(servers.map((server) => (server.child.exitCode === null ? once(server.child, "exit") : undefined)));
