@@ -115,8 +115,8 @@ describe("the operator image", () => {
     expect(node).toBe("/nodejs/bin/node");
   });
 
-  it("holds both bundles in /app/dist", () => {
-    for (const bundle of ["/app/dist/operator.mjs", "/app/dist/agent.mjs"]) {
+  it("holds the operator's, the agent's and explain's bundles in /app/dist", () => {
+    for (const bundle of ["/app/dist/operator.mjs", "/app/dist/agent.mjs", "/app/dist/explain.mjs"]) {
       expect(statSync(join(operator.root, bundle)).size, bundle).toBeGreaterThan(100_000);
     }
   });
@@ -141,9 +141,9 @@ describe("the operator image", () => {
     expect(run.stdout.trim()).toBe(`v${nodeVersion}`);
   });
 
-  it.skipIf(!isRoot).each(["operator.mjs", "agent.mjs"])("loads %s as 65532 and reports its missing configuration", (bundle) => {
+  it.skipIf(!isRoot).each(["operator.mjs", "agent.mjs", "explain.mjs"])("loads %s as 65532 and reports its missing configuration", (bundle) => {
     const run = runInImage(operator, "65532:65532", ["node", `/app/dist/${bundle}`]);
-    // 2 is both programs' "invalid configuration" exit: every import resolved and main ran.
+    // 2 is every program's "invalid configuration" (or usage) exit: every import resolved and main ran.
     expect(run.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (package|module)|error while loading shared libraries/);
     expect(run.status, run.stderr).toBe(2);
   });
