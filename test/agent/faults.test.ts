@@ -184,13 +184,16 @@ describe("the agent when Datadog throttles or fails", () => {
     await datadog.setFault({ endpoints: ["delegated-token"], status: 503 });
     const before = (await datadog.stats()).faultsApplied;
     const starting = await startAgentProcess({ moto, datadogUrl: datadog.url, podName: "app-starting" });
+    const serverErrors = async () =>
+      metricValue(await starting.metrics().catch(() => ""), 'ddcred_credential_refresh_total{kind="datadog_token",result="server_error"}') ?? 0;
     try {
+      // The window opens at the first refused exchange, however long the process took to start.
+      await waitFor("the starting agent's first refused exchange", async () => ((await serverErrors()) >= 1 ? true : undefined), { intervalMs: 20 });
       await sleep(4_000);
       const attempts = (await datadog.stats()).faultsApplied - before;
       // The running agent adds at most a few (its own capped retries of 3-second tokens);
-      // a fixed half-second retry loop alone would make 8 in these 4 s, growing backoff 4.
-      const startingFailures =
-        metricValue(await starting.metrics(), 'ddcred_credential_refresh_total{kind="datadog_token",result="server_error"}') ?? 0;
+      // a fixed half-second retry loop alone would make 9 in these 4 s, growing backoff 4 or 5.
+      const startingFailures = await serverErrors();
       expect(startingFailures).toBeGreaterThanOrEqual(2);
       expect(startingFailures).toBeLessThanOrEqual(5);
       expect(attempts).toBeGreaterThanOrEqual(startingFailures);
