@@ -2,15 +2,18 @@
 // resources or env), while running pods keep the one they started with.
 // Those pods count as stale, not injected, until they are restarted: the
 // controller compares each pod's agent with exactly what the webhook would
-// inject today, image included.
+// inject today, image included. First the pure decision with the real
+// mutation, then the operator itself restarted with another agent image.
 import type { V1Pod } from "@kubernetes/client-node";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { assessGrant } from "../../src/controller/grant-status.js";
 import type { Grant } from "../../src/shared/grant.js";
 import { podRecord } from "../../src/shared/kube/caches.js";
 import { expectedAgentFingerprint } from "../../src/webhook/injected-agent.js";
 import { mutatePod } from "../../src/webhook/mutate-pod.js";
 import type { InjectionSettings } from "../../src/webhook/settings.js";
+import { createGrant, createPod, grantSpec, simplePod, waitForGrant } from "../harness/kube.js";
+import { AGENT_IMAGE, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
 import { applyPatch, settings as before } from "../webhook/support/fixtures.js";
 
 const grant: Grant = {
@@ -68,5 +71,32 @@ describe("stalePods after an upgrade", () => {
   it("counts a pod whose agent env differs from today's (agent.extraEnv) as stale", () => {
     const proxied = { ...before, agentExtraEnv: [{ name: "HTTPS_PROXY", value: "http://proxy.example:3128" }] };
     expect(statusToday(injectedUnder(before), proxied)).toMatchObject({ injectedPods: 0, stalePods: 1 });
+  });
+});
+
+describe("stalePods on a real API server, across an operator upgrade", () => {
+  let setup: WebhookOperator;
+  beforeAll(async () => {
+    setup = await startWebhookOperator(inject("cluster"), {}, "upgrade");
+  });
+  afterAll(async () => {
+    await setup?.stop();
+  });
+
+  it("counts a running pod as stale once the operator injects another agent image, and as injected again after a rollback", async () => {
+    const { admin } = setup;
+    const namespace = await setup.namespace();
+    await createGrant(admin, namespace, "training", grantSpec({ podSelector: { matchLabels: { app: "ray" } } }));
+    await waitUntilInjecting(admin, namespace, simplePod("probe", { app: "ray" }));
+    const running = await createPod(admin, namespace, simplePod("head", { app: "ray" }));
+    expect(running.spec?.initContainers?.[0]?.image).toBe(AGENT_IMAGE);
+    await waitForGrant(admin, namespace, "training", (g) => g.status?.injectedPods === 1 && g.status.stalePods === 0);
+
+    await setup.restart({ DDCRED_AGENT_IMAGE: "registry.example/ddcred-operator:upgraded" });
+    const upgraded = await waitForGrant(admin, namespace, "training", (g) => g.status?.stalePods === 1);
+    expect(upgraded.status?.injectedPods).toBe(0);
+
+    await setup.restart({ DDCRED_AGENT_IMAGE: AGENT_IMAGE });
+    await waitForGrant(admin, namespace, "training", (g) => g.status?.injectedPods === 1 && g.status.stalePods === 0);
   });
 });
