@@ -8,7 +8,8 @@
 // base identity is a projected ServiceAccount token exchanged at the STS
 // stand-in with AssumeRoleWithWebIdentity.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +20,7 @@ import { IRSA_AUDIENCE, webIdentityStsClient, type WebIdentitySts } from "../har
 import { withIrsa } from "../harness/node/irsa.js";
 import type { NodeClusterInfo } from "../harness/node/node-cluster.js";
 import { AGENT_CONTAINER_NAME } from "../../src/shared/names.js";
+import { CHART_DIR, helm, VALUES_FROM_STDIN, valuesInput } from "../chart/helm.js";
 
 const { node, stack, skip } = nodeCluster();
 const GRANTED_ROLE = "datadog/node-reporter";
@@ -181,6 +183,41 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
       expect(pod!.spec!.initContainers![0]!.name).toBe(AGENT_CONTAINER_NAME);
       const lines = await podJsonLines(admin, namespace, pod!.metadata!.name!, "app");
       expect(lines.at(-1)).toMatchObject({ check: "done", failed: false });
+    });
+  });
+
+  describe("`helm test`", () => {
+    it("passes: the chart's test pod, in a labelled namespace, is injected and its agent becomes ready", async () => {
+      const release = stack!.release;
+      const home = mkdtempSync(join(tmpdir(), "ddcred-helm-test-"));
+      try {
+        // The pod's base identity is IRSA, like the reporter's: the env and token volume go through tests.*.
+        const irsa = reporterPod(node!, "unused", []);
+        const values = {
+          tests: {
+            enabled: true,
+            namespace,
+            podLabels: { app: "reporter" },
+            serviceAccountName: SERVICE_ACCOUNT,
+            env: irsa.spec!.containers[0]!.env!.filter((e) => e.name.startsWith("AWS_")),
+            volumeMounts: irsa.spec!.containers[0]!.volumeMounts!.filter((m) => m.name === "aws-iam-token"),
+            volumes: irsa.spec!.volumes!.filter((v) => v.name === "aws-iam-token"),
+          },
+        };
+        const kubeconfig = ["--kubeconfig", node!.adminKubeconfig, "--namespace", release.namespace];
+        const upgrade = await helm(["upgrade", release.name, CHART_DIR, "--reuse-values", ...kubeconfig, ...VALUES_FROM_STDIN], valuesInput(values), home);
+        expect(upgrade.code, upgrade.stderr).toBe(0);
+        // Without --logs: Helm 3 reads a test pod's logs in the release's namespace, and this one runs in the workload's.
+        const test = await helm(["test", release.name, "--timeout", "3m", ...kubeconfig], undefined, home);
+        const [testPod] = (await admin.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/component=test" })).items;
+        const checkLog = testPod ? await podLog(admin, namespace, testPod.metadata!.name!, "check").catch(String) : "(no test pod)";
+        expect(test.code, `${test.stdout}\n${test.stderr}\n${checkLog}`).toBe(0);
+        expect(test.stdout).toMatch(/Phase:\s+Succeeded/);
+        expect(testPod!.status!.phase).toBe("Succeeded");
+        expect(testPod!.spec!.initContainers![0]!.name).toBe(AGENT_CONTAINER_NAME);
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
     });
   });
 
