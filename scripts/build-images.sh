@@ -227,12 +227,14 @@ image_runtime_base() {
 # The repository's Dockerfile on the local bases; buildah's layer cache keeps
 # the npm ci layer while package.json and package-lock.json stay the same.
 image_operator() { # build-base-ref runtime-base-ref
-  local ref started=$SECONDS
-  ref="localhost/ddcred-operator:$( { recipe image_operator; echo "$1 $2";
+  local ref started=$SECONDS revision
+  # The commit the image reports in ddcred_build_info (not in a checkout: "unknown").
+  revision="$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+  ref="localhost/ddcred-operator:$( { recipe image_operator; echo "$1 $2 $revision";
     repository_files Dockerfile .dockerignore package.json package-lock.json tsconfig.json scripts/build.mjs src; } | digest)"
   if built operator "$ref"; then announce_cached operator "$ref"; echo "$ref"; return; fi
   bah bud --quiet --isolation chroot --pull=never --layers \
-    --build-arg BUILD_IMAGE="$1" --build-arg RUNTIME_IMAGE="$2" \
+    --build-arg BUILD_IMAGE="$1" --build-arg RUNTIME_IMAGE="$2" --build-arg DDCRED_REVISION="$revision" \
     --tag "$ref" --file "$ROOT/Dockerfile" "$ROOT" >/dev/null
   publish operator "$ref" "$started"
   echo "$ref"
