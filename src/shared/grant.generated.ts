@@ -8,6 +8,9 @@ export const DATADOG_SITES = ["datadoghq.com","us3.datadoghq.com","us5.datadoghq
 
 /** Defaults the API server applies, keyed by field path. */
 export const GRANT_DEFAULTS = {
+  "spec.ray.rayJobs": [],
+  "spec.ray.rayClusters": [],
+  "spec.ray.rayServices": [],
   "spec.aws.region": "us-east-1",
   "spec.aws.sessionDuration": "1h",
   "spec.aws.exposeToWorkload": true,
@@ -22,10 +25,20 @@ export interface GrantSpecPodSelectorMatchExpressionsItem {
   readonly values?: ReadonlyArray<string>;
 }
 
-/** Label selector over pods in this namespace. An empty selector ({}) selects every pod in the namespace. */
+/** Label selector over pods in this namespace. An empty selector ({}) selects every pod in the namespace. Beside ray, it narrows the Ray workloads' pods further. */
 export interface GrantSpecPodSelector {
   readonly matchLabels?: Readonly<Record<string, string>>;
   readonly matchExpressions?: ReadonlyArray<GrantSpecPodSelectorMatchExpressionsItem>;
+}
+
+/** KubeRay workloads of this namespace, by name, whose pods the grant selects with no label added anywhere: a RayCluster's head and every worker group (pods the autoscaler adds too); a RayJob's RayCluster and its submitter (the Job's pods in K8sJobMode, the head pod in SidecarMode); every RayCluster a RayService creates, upgrades included. */
+export interface GrantSpecRay {
+  /** RayJob names. */
+  readonly rayJobs?: ReadonlyArray<string>;
+  /** RayCluster names (for a RayJob's or RayService's cluster, name the RayJob or RayService instead). */
+  readonly rayClusters?: ReadonlyArray<string>;
+  /** RayService names. */
+  readonly rayServices?: ReadonlyArray<string>;
 }
 
 /** The AWS role the credential agent assumes for the pod. */
@@ -86,8 +99,10 @@ export interface GrantSpecAgent {
 
 /** Which pods receive credentials, and from which AWS role and Datadog org. */
 export interface GrantSpec {
-  /** Label selector over pods in this namespace. An empty selector ({}) selects every pod in the namespace. */
-  readonly podSelector: GrantSpecPodSelector;
+  /** Label selector over pods in this namespace. An empty selector ({}) selects every pod in the namespace. Beside ray, it narrows the Ray workloads' pods further. */
+  readonly podSelector?: GrantSpecPodSelector;
+  /** KubeRay workloads of this namespace, by name, whose pods the grant selects with no label added anywhere: a RayCluster's head and every worker group (pods the autoscaler adds too); a RayJob's RayCluster and its submitter (the Job's pods in K8sJobMode, the head pod in SidecarMode); every RayCluster a RayService creates, upgrades included. */
+  readonly ray?: GrantSpecRay;
   /** When set, a pod is injected only if its spec.serviceAccountName is one of these names. */
   readonly serviceAccountNames?: ReadonlyArray<string>;
   /** Names of the app containers to wire with env and the credentials volume. Default: every regular container of the pod. */

@@ -86,10 +86,23 @@ describe("the DatadogCredentialGrant schema", () => {
     expect(message).toContain("spec.podSelector.matchExpressions[0]");
   });
 
-  it("rejects a grant without a pod selector", async () => {
+  it("rejects a grant with neither a pod selector nor Ray workloads", async () => {
     const { podSelector: _omitted, ...rest } = grantSpec();
     const message = await rejection(() => create(rest as GrantSpec));
-    expect(message).toContain("spec.podSelector");
+    expect(message).toContain("set podSelector, ray, or both");
+  });
+
+  it("accepts a grant that names Ray workloads instead of a pod selector", async () => {
+    const { podSelector: _omitted, ...rest } = grantSpec();
+    const created = await create({ ...rest, ray: { rayJobs: ["rayjob-sample"] } });
+    const stored = await getGrant(kc, namespace, created.metadata.name);
+    expect(stored.spec.podSelector).toBeUndefined();
+    expect(stored.spec.ray).toEqual({ rayJobs: ["rayjob-sample"], rayClusters: [], rayServices: [] });
+  });
+
+  it("rejects a ray field that names no workload, and a workload name that is no Kubernetes name", async () => {
+    expect(await rejection(() => create(grantSpec({ ray: {} })))).toContain("name at least one RayJob, RayCluster or RayService");
+    expect(await rejection(() => create(grantSpec({ ray: { rayClusters: ["Not_A_Name"] } })))).toContain("spec.ray.rayClusters[0]");
   });
 
   it("accepts a valid grant in every partition and fills in the documented defaults", async () => {
