@@ -14,6 +14,7 @@ import { createLogger } from "../shared/logger.js";
 import { expectedAgentFingerprint } from "../webhook/injected-agent.js";
 import { parseOperatorConfig } from "./config.js";
 import { startHealthServer } from "./health-server.js";
+import { startRayOwners, type RayOwners } from "./ray-owners.js";
 import { startWebhook, type RunningWebhook } from "./start-webhook.js";
 import { cacheProblems, startCacheWatchdog } from "./watchdog.js";
 
@@ -84,13 +85,17 @@ async function main(): Promise<void> {
   }
 
   let webhook: RunningWebhook | undefined;
+  let rayOwners: RayOwners | undefined;
   if (config.webhook.enabled) {
+    // Not among the watched caches: a pod whose owner is not cached yet is resolved by a direct read.
+    rayOwners = startRayOwners(kubeConfig, logger);
     webhook = startWebhook({
       config,
       kubeConfig,
       grants: caches.grants,
       policies,
       namespaces: caches.namespaces,
+      rayOwners,
       registry,
       logger,
       onFatal: (error) => {
@@ -138,7 +143,7 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
     await webhook?.close();
     await controllerStopped;
-    await Promise.all(watched.map((informer) => informer.stop()));
+    await Promise.all([...watched.map((informer) => informer.stop()), rayOwners?.stop()]);
     await new Promise((resolve) => health.close(resolve));
     logger.info("stopped");
     process.exit(0);

@@ -10,6 +10,7 @@ import type { Informer, ReadCache } from "../shared/kube/informer.js";
 import { policyVerdict, type Policy } from "../shared/policy.js";
 import type { Logger } from "../shared/logger.js";
 import type { GrantCache } from "../webhook/grant-cache.js";
+import type { RayOwnerSource } from "../webhook/ray-resolution.js";
 import { CaBundleRegistration } from "../webhook/registration/ca-bundle-registration.js";
 import { startAdmissionServer, type AdmissionServer } from "../webhook/server.js";
 import { certificateMetrics } from "../webhook/tls/certificate-metrics.js";
@@ -34,6 +35,8 @@ export interface WebhookDependencies {
   /** Cluster policy and the namespace labels its selectors read. */
   readonly policies: ReadCache<Policy>;
   readonly namespaces: ReadCache<NamespaceRecord>;
+  /** Owners of Ray pods, for grants that name Ray workloads. */
+  readonly rayOwners?: RayOwnerSource;
   readonly registry: Registry;
   readonly logger: Logger;
   /** Called when the webhook cannot run at all (e.g. its port is taken): the process should exit. */
@@ -67,7 +70,7 @@ export function policyFilteredGrants(
 }
 
 export function startWebhook(dependencies: WebhookDependencies): RunningWebhook {
-  const { config, kubeConfig, grants, policies, namespaces, registry, logger, onFatal } = dependencies;
+  const { config, kubeConfig, grants, policies, namespaces, rayOwners, registry, logger, onFatal } = dependencies;
   const webhook = config.webhook;
   const metrics = certificateMetrics(registry);
   const certificates =
@@ -103,6 +106,7 @@ export function startWebhook(dependencies: WebhookDependencies): RunningWebhook 
       grants: grantCache,
       settings: config.injection,
       cacheSyncWaitMs: webhook.cacheSyncWaitMs,
+      ...(rayOwners ? { rayOwners } : {}),
       certificates,
       logger,
       registry,

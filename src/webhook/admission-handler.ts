@@ -13,6 +13,7 @@ import { mutatePod, type MutationResult } from "./mutate-pod.js";
 import type { Outcome } from "./outcome.js";
 import { podDisplayName } from "./pod.js";
 import type { RecentDecisions } from "./recent-decisions.js";
+import { DEFAULT_RAY_OWNER_READ_MS, needsRayResolution, resolveRayWorkload, type RayOwnerSource } from "./ray-resolution.js";
 import type { InjectionSettings } from "./settings.js";
 
 export interface AdmissionHandlerDependencies {
@@ -22,6 +23,10 @@ export interface AdmissionHandlerDependencies {
   readonly recentDecisions?: RecentDecisions;
   /** Longest a request waits for the grant cache's first sync (further capped by the request's own timeout). */
   readonly cacheSyncWaitMs?: number;
+  /** Owners of Ray pods, for grants that name Ray workloads; without it such grants select no pod. */
+  readonly rayOwners?: RayOwnerSource;
+  /** Longest the direct read of a Ray pod's owner may take (further capped by the request's own timeout). */
+  readonly rayOwnerReadMs?: number;
 }
 
 /** The `result` label of ddcred_admission_requests_total. */
@@ -64,10 +69,18 @@ export async function reviewPodAdmission(
     if (!(await deps.grants.waitForSync(Math.max(0, waitMs)))) return notReady(request);
   }
   const grants = deps.grants.grantsInNamespace(request.namespace);
-  const key = deps.recentDecisions?.keyOf(body, request.uid);
+  let rayWorkload;
+  if (deps.rayOwners && needsRayResolution(grants)) {
+    const deadlineMs = Math.min(deps.rayOwnerReadMs ?? DEFAULT_RAY_OWNER_READ_MS, (requestTimeoutMs ?? Infinity) / 2);
+    const resolution = await resolveRayWorkload(request.pod, request.namespace, deps.rayOwners, deadlineMs);
+    if (resolution.kind === "unknown") return retryLater(request, resolution.message);
+    rayWorkload = resolution.workload;
+  }
+  // A decision that read a Ray owner depends on more than the review's body: never reused.
+  const key = rayWorkload === undefined ? deps.recentDecisions?.keyOf(body, request.uid) : undefined;
   let decided = key === undefined ? undefined : deps.recentDecisions?.get(key, grants);
   if (!decided) {
-    const result = mutatePod({ pod: request.pod, namespace: request.namespace, grants, settings: deps.settings });
+    const result = mutatePod({ pod: request.pod, namespace: request.namespace, grants, settings: deps.settings, ...(rayWorkload ? { rayWorkload } : {}) });
     decided = { result, encodedPatch: result.patch.length > 0 ? Buffer.from(JSON.stringify(result.patch)).toString("base64") : undefined };
     if (key !== undefined) deps.recentDecisions?.set(key, grants, decided);
   }
@@ -107,6 +120,11 @@ function allowed(request: AdmissionRequest, result: MutationResult, encodedPatch
  * reports ready (gets traffic) once synced, so this is a start-up corner.
  */
 function notReady(request: AdmissionRequest): AdmissionReply {
+  return retryLater(request, "ddcred webhook is starting and has not loaded the DatadogCredentialGrants yet; retry in a few seconds");
+}
+
+/** Refused with a retryable 503: the pod's creator (ReplicaSet, Job, KubeRay) tries again. */
+function retryLater(request: AdmissionRequest, message: string): AdmissionReply {
   const review: AdmissionReviewResponse = {
     apiVersion: ADMISSION_API_VERSION,
     kind: ADMISSION_KIND,
@@ -116,7 +134,7 @@ function notReady(request: AdmissionRequest): AdmissionReply {
       status: {
         code: 503,
         reason: "ServiceUnavailable",
-        message: "ddcred webhook is starting and has not loaded the DatadogCredentialGrants yet; retry in a few seconds",
+        message,
         details: { retryAfterSeconds: 1 },
       },
     },

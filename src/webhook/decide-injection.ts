@@ -19,6 +19,7 @@ import {
   INJECTED_ANNOTATION,
   SYSTEM_NAMESPACES,
 } from "../shared/names.js";
+import { NO_RAY_WORKLOAD, type RayWorkload } from "../shared/ray-workload.js";
 import { AGENT_METRICS_PORT_NAME } from "./agent-container.js";
 import { credentialsVolumeName } from "./credentials-volume.js";
 import { expectedAgentFingerprint } from "./injected-agent.js";
@@ -54,11 +55,12 @@ export function decideInjection(
   namespace: string,
   grants: readonly Grant[],
   settings: InjectionSettings,
+  rayWorkload: RayWorkload = NO_RAY_WORKLOAD,
 ): InjectionPlan {
   if (SYSTEM_NAMESPACES.has(namespace) || namespace === settings.operatorNamespace) {
     return skip({ reason: "ExcludedNamespace", message: `namespace ${namespace} is never injected` });
   }
-  const choice = chooseGrant(pod, grants);
+  const choice = chooseGrant(pod, grants, rayWorkload);
   const claimed = claimedMarkers(pod);
   if (claimed.length > 0) {
     const verdict = verifyClaim(pod, namespace, choice, claimed, settings);

@@ -9,6 +9,7 @@
 // author's to make long.
 import type { Grant } from "../shared/grant.js";
 import { AGENT_CONTAINER_NAME } from "../shared/names.js";
+import type { RayWorkload } from "../shared/ray-workload.js";
 import { agentContainer } from "./agent-container.js";
 import { appEnv } from "./app-env.js";
 import { appContainerWiring } from "./app-wiring.js";
@@ -28,6 +29,8 @@ export interface MutationInput {
   /** The grants of that namespace, as the informer cache holds them. */
   readonly grants: readonly Grant[];
   readonly settings: InjectionSettings;
+  /** The pod's KubeRay workload, resolved by the caller; none when omitted. */
+  readonly rayWorkload?: RayWorkload;
 }
 
 export interface MutationResult {
@@ -39,7 +42,7 @@ export interface MutationResult {
 }
 
 export function mutatePod(input: MutationInput): MutationResult {
-  const plan = decideInjection(input.pod, input.namespace, input.grants, input.settings);
+  const plan = decideInjection(input.pod, input.namespace, input.grants, input.settings, input.rayWorkload);
   switch (plan.kind) {
     case "skip":
       return { patch: [], warnings: [...plan.warnings], outcome: plan.outcome };

@@ -11,6 +11,8 @@
 // would change what other test files' operators do.
 import {
   AdmissionregistrationV1Api,
+  AuthorizationV1Api,
+  BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
@@ -233,6 +235,25 @@ describe("the operator's ServiceAccount, were its token stolen", () => {
     expect(
       await rejection(() => core.createNamespacedServiceAccountToken({ namespace: "people", name: "default", body: { spec: { audiences: ["x"] } } })),
     ).toMatch(/forbidden/);
+  });
+
+  it("reads RayClusters and Jobs, for grants that name Ray workloads, and cannot write either nor touch RayJobs or RayServices", async () => {
+    const authorization = thief.makeApiClient(AuthorizationV1Api);
+    const allowed = async (group: string, resource: string, verb: string) =>
+      (await authorization.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { group, resource, verb, namespace: teamA } } } })).status?.allowed ?? false;
+    for (const verb of ["get", "list", "watch"]) {
+      expect(await allowed("ray.io", "rayclusters", verb)).toBe(true);
+      expect(await allowed("batch", "jobs", verb)).toBe(true);
+    }
+    for (const verb of ["create", "update", "patch", "delete"]) {
+      expect(await allowed("ray.io", "rayclusters", verb)).toBe(false);
+      expect(await allowed("batch", "jobs", verb)).toBe(false);
+    }
+    for (const resource of ["rayjobs", "rayservices"]) expect(await allowed("ray.io", resource, "get")).toBe(false);
+    const batch = thief.makeApiClient(BatchV1Api);
+    expect((await batch.listJobForAllNamespaces({})).items).toBeDefined();
+    const job = { metadata: { name: "planted" }, spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "x", image: "x" }] } } } };
+    expect(await rejection(() => batch.createNamespacedJob({ namespace: teamA, body: job }))).toMatch(/forbidden/);
   });
 
   it("cannot grant itself more: no RBAC writes, no other webhook configurations", async () => {
