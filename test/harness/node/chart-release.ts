@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { CHART_DIR, helm, VALUES_FROM_STDIN, valuesInput } from "../../chart/helm.js";
 import { adminKubeConfig } from "../cluster.js";
-import { eventually } from "../kube.js";
+import { eventually, uniqueName } from "../kube.js";
 import type { NodeClusterInfo } from "./node-cluster.js";
 
 export interface ChartRelease {
@@ -30,11 +30,16 @@ export interface ChartReleaseOptions {
   /** The Datadog API base URL the agents call, reachable from pods. */
   readonly datadogApiUrl: string;
   readonly values?: object;
+  /** Labels that put a namespace in this release's webhook scope, besides ddcred.io/injection=enabled. */
+  readonly scopeLabels?: Readonly<Record<string, string>>;
+  /** Release name and namespace; default ddcred in ddcred-system. */
+  readonly name?: string;
+  readonly namespace?: string;
 }
 
 export async function installChart(node: NodeClusterInfo, options: ChartReleaseOptions): Promise<ChartRelease> {
-  const name = "ddcred";
-  const namespace = "ddcred-system";
+  const name = options.name ?? "ddcred";
+  const namespace = options.namespace ?? "ddcred-system";
   const home = mkdtempSync(join(tmpdir(), "ddcred-node-helm-"));
   const image = node.images.operator.ref;
   const at = image.lastIndexOf(":");
@@ -58,7 +63,7 @@ export async function installChart(node: NodeClusterInfo, options: ChartReleaseO
     rmSync(home, { recursive: true, force: true });
     throw new Error(`helm install failed (${result.code}): ${result.stderr}${await releasePodsReport(admin, namespace)}`);
   }
-  await waitForWebhook(admin);
+  await waitForWebhook(admin, options.scopeLabels ?? {});
   return {
     name,
     namespace,
@@ -91,10 +96,10 @@ async function releasePodsReport(admin: KubeConfig, namespace: string): Promise<
  * server-side dry run goes through the API server's admission, webhook
  * included, without creating (or running) anything.
  */
-async function waitForWebhook(admin: KubeConfig): Promise<void> {
+async function waitForWebhook(admin: KubeConfig, scopeLabels: Readonly<Record<string, string>>): Promise<void> {
   const core = admin.makeApiClient(CoreV1Api);
-  const namespace = "ddcred-webhook-probe";
-  await core.createNamespace({ body: { metadata: { name: namespace, labels: { "ddcred.io/injection": "enabled" } } } }).catch(() => undefined);
+  const namespace = uniqueName("ddcred-webhook-probe");
+  await core.createNamespace({ body: { metadata: { name: namespace, labels: { ...scopeLabels, "ddcred.io/injection": "enabled" } } } });
   try {
     await eventually("the API server to reach the webhook through its Service", async () => {
       const pod: V1Pod = { metadata: { generateName: "probe-" }, spec: { containers: [{ name: "c", image: "probe" }] } };

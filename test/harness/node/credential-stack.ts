@@ -38,11 +38,13 @@ export interface CredentialStackInfo {
  * ones with their session names, and the granted roles trust those sessions.
  */
 export const SHARED_STACK_OPTIONS = {
-  grantedRoles: ["datadog/node-reporter", "datadog/ray"],
+  grantedRoles: ["datadog/node-reporter", "datadog/ray", "datadog/drill"],
   baseRoles: [
     { role: "irsa/reporter-base", sessionName: "reporter-irsa" },
     { role: "irsa/ray-base", sessionName: "ray-irsa" },
   ],
+  // The webhook drills break a release of their own: this one leaves their namespaces to it.
+  values: { webhook: { namespaceSelectorExpressions: [{ key: "ddcred-test/release", operator: "NotIn", values: ["drill"] }] } },
 } as const satisfies CredentialStackOptions;
 
 export interface CredentialStackOptions {
