@@ -20,6 +20,7 @@ import { assessGrant, sameStatus } from "./grant-status.js";
 import { policyStatus, samePolicyStatus } from "./policy-status.js";
 import { revocationMode, revokedCounts, revokedPods, type RevocationMode, type RevokedPod } from "./revocation.js";
 import { WorkQueue } from "./work-queue.js";
+import { NO_RAY_WORKLOAD, rayWorkloadOf, type OwnerRecord, type RayPodOwner } from "../shared/ray-workload.js";
 
 export interface ControllerOptions {
   readonly kubeConfig: KubeConfig;
@@ -44,6 +45,14 @@ export interface ControllerOptions {
   readonly revocation?: RevocationMode;
   /** How soon to retry an eviction a PodDisruptionBudget refused; default 30 s. */
   readonly evictionRetryMs?: number;
+  /** KubeRay owners (RayClusters, submitter Jobs) as cached: for grants that name Ray workloads. */
+  readonly rayOwners?: RayOwnerCache;
+}
+
+export interface RayOwnerCache {
+  cached(owner: RayPodOwner, namespace: string): OwnerRecord | undefined;
+  /** Calls `listener` with the namespace of every owner that comes, changes or goes. */
+  onChange(listener: (namespace: string) => void): void;
 }
 
 /** Work-queue keys of namespace revocation passes; grant keys are namespace/name, and namespace names hold no ':'. */
@@ -162,6 +171,8 @@ export class GrantController {
     });
     caches.pods.onEvent((event) => this.enqueueNamespace(event.object.metadata.namespace));
     caches.namespaces.onEvent((event) => this.enqueueNamespace(event.object.name));
+    // A RayCluster or submitter Job reaching the cache places its pods in their Ray workload.
+    this.options.rayOwners?.onChange((namespace) => this.enqueueNamespace(namespace));
     // Grants and namespace labels change what each policy allows.
     caches.grants.onEvent(() => this.enqueuePolicies());
     caches.namespaces.onEvent(() => this.enqueuePolicies());
@@ -226,6 +237,10 @@ export class GrantController {
       policy: policyVerdict(grant, namespaceRecord?.labels, policies),
       expectedAgent: this.options.expectedAgent(cached),
       podsInNamespace: caches.pods.list(namespace),
+      rayWorkloadOf: (pod) => {
+        const owners = this.options.rayOwners;
+        return pod.rayOwner && owners ? rayWorkloadOf(pod.rayOwner, owners.cached(pod.rayOwner, namespace)) : NO_RAY_WORKLOAD;
+      },
       operatorNamespace: this.options.operatorNamespace,
       now: (this.options.now ?? (() => new Date()))(),
     });

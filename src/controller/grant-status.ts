@@ -4,9 +4,10 @@
 import { chooseGrant } from "../shared/grant-choice.js";
 import { grantProblems } from "../shared/grant-problems.js";
 import { claimMatches } from "../shared/injected-agent.js";
-import type { Grant, GrantStatus, GrantStatusConditionsItem } from "../shared/grant.js";
+import type { Grant, GrantSpecRay, GrantStatus, GrantStatusConditionsItem, GrantStatusRayWorkloadsItem } from "../shared/grant.js";
 import { podIsLive, type NamespaceRecord, type PodRecord } from "../shared/kube/caches.js";
 import type { PolicyVerdict } from "../shared/policy.js";
+import { NO_RAY_WORKLOAD, type RayWorkload } from "../shared/ray-workload.js";
 import {
   GRANT_GENERATION_ANNOTATION,
   INJECTED_ANNOTATION,
@@ -26,6 +27,8 @@ export interface GrantWorld {
   /** The fingerprint of the agent this grant gives a pod today (injectedAgent's agentFingerprint). */
   readonly expectedAgent: string;
   readonly podsInNamespace: readonly PodRecord[];
+  /** A pod's KubeRay workload as the caches know it; without it, grants naming Ray workloads select no pod. */
+  readonly rayWorkloadOf?: (pod: PodRecord) => RayWorkload;
   readonly operatorNamespace: string;
   readonly now: Date;
 }
@@ -56,6 +59,8 @@ interface PodTally {
   missed: string[];
   conflicting: number;
   conflictingGrants: Set<string>;
+  /** Per named Ray workload (kind/name), its pods' counts. */
+  rayWorkloads: Map<string, { kind: GrantStatusRayWorkloadsItem["kind"]; name: string; injectedPods: number; missedPods: number }>;
 }
 
 /**
@@ -72,7 +77,15 @@ function tallyPods(world: GrantWorld): PodTally {
   const { grant } = world;
   const name = grant.metadata.name;
   const generation = grant.metadata.generation ?? 0;
-  const tally: PodTally = { injected: 0, revoked: 0, stale: [], missed: [], conflicting: 0, conflictingGrants: new Set() };
+  const tally: PodTally = { injected: 0, revoked: 0, stale: [], missed: [], conflicting: 0, conflictingGrants: new Set(), rayWorkloads: new Map() };
+  const countRay = (workload: RayWorkload, field: "injectedPods" | "missedPods") => {
+    const named = grant.spec.ray && namedWorkload(grant.spec.ray, workload);
+    if (!named) return;
+    const key = `${named.kind}/${named.name}`;
+    const entry = tally.rayWorkloads.get(key) ?? { ...named, injectedPods: 0, missedPods: 0 };
+    entry[field] += 1;
+    tally.rayWorkloads.set(key, entry);
+  };
   for (const pod of world.podsInNamespace) {
     if (!podIsLive(pod)) continue;
     const claimed = claimedGrant(pod);
@@ -81,7 +94,8 @@ function tallyPods(world: GrantWorld): PodTally {
       tally.revoked += 1; // the revocation pass reports, and may evict, these
       continue;
     }
-    const choice = chooseGrant(pod, world.grantsInNamespace);
+    const workload = world.rayWorkloadOf?.(pod) ?? NO_RAY_WORKLOAD;
+    const choice = chooseGrant(pod, world.grantsInNamespace, workload);
     if (claimed !== undefined) {
       const verified =
         world.policy.allowed &&
@@ -89,19 +103,39 @@ function tallyPods(world: GrantWorld): PodTally {
         choice.grant.metadata.name === name &&
         claimMatches(pod.injection, name, world.expectedAgent);
       const injectedFrom = Number(pod.metadata.annotations[GRANT_GENERATION_ANNOTATION] ?? 0);
-      if (verified) tally.injected += 1;
+      if (verified) {
+        tally.injected += 1;
+        countRay(workload, "injectedPods");
+      }
       if (!verified || injectedFrom < generation) tally.stale.push(pod.metadata.name);
       continue;
     }
     if (choice.kind === "chosen" && choice.grant.metadata.name === name) {
       tally.missed.push(pod.metadata.name);
+      countRay(workload, "missedPods");
     } else if (choice.kind === "conflict" && choice.grants.some((g) => g.metadata.name === name)) {
       tally.missed.push(pod.metadata.name);
+      countRay(workload, "missedPods");
       tally.conflicting += 1;
       for (const other of choice.grants) if (other.metadata.name !== name) tally.conflictingGrants.add(other.metadata.name);
     }
   }
   return tally;
+}
+
+/** The workload of the pod that the grant names: its RayJob or RayService before its RayCluster. */
+function namedWorkload(ray: GrantSpecRay, workload: RayWorkload): { kind: GrantStatusRayWorkloadsItem["kind"]; name: string } | undefined {
+  if (workload.rayJob !== undefined && (ray.rayJobs ?? []).includes(workload.rayJob)) return { kind: "RayJob", name: workload.rayJob };
+  if (workload.rayService !== undefined && (ray.rayServices ?? []).includes(workload.rayService)) return { kind: "RayService", name: workload.rayService };
+  if (workload.rayCluster !== undefined && (ray.rayClusters ?? []).includes(workload.rayCluster)) return { kind: "RayCluster", name: workload.rayCluster };
+  return undefined;
+}
+
+/** status.rayWorkloads: for a grant that names Ray workloads, and for one that no longer does but reported some. */
+function rayWorkloadsStatus(world: GrantWorld, tally: PodTally): Pick<GrantStatus, "rayWorkloads"> {
+  const list = [...tally.rayWorkloads.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+  if (world.grant.spec.ray === undefined && (world.grant.status?.rayWorkloads ?? []).length === 0) return {};
+  return { rayWorkloads: list };
 }
 
 /** The grant a pod claims to be injected from, by its annotation or its agent's configuration. */
@@ -182,6 +216,7 @@ export function assessGrant(world: GrantWorld): GrantAssessment {
       stalePods: tally.stale.length,
       missedPods: tally.missed.length,
       revokedPods: tally.revoked,
+      ...rayWorkloadsStatus(world, tally),
     },
     reason: ready.reason,
     missedPodNames: tally.missed.slice(0, 5),
@@ -199,6 +234,7 @@ export function sameStatus(a: GrantStatus | undefined, b: GrantStatus): boolean 
       stalePods: s?.stalePods ?? 0,
       missedPods: s?.missedPods ?? 0,
       revokedPods: s?.revokedPods ?? 0,
+      rayWorkloads: (s?.rayWorkloads ?? []).map((w) => [w.kind, w.name, w.injectedPods, w.missedPods]),
       conditions: [...(s?.conditions ?? [])]
         .sort((x, y) => x.type.localeCompare(y.type))
         .map((c) => [c.type, c.status, c.reason, c.message, c.lastTransitionTime, c.observedGeneration ?? null]),

@@ -45,6 +45,12 @@ async function main(): Promise<void> {
   }
   const watchdog = startCacheWatchdog(watched, logger);
 
+  // Not among the watched caches: the webhook resolves a pod whose owner is
+  // not cached yet by a direct read, and the controller reconciles again
+  // when the owner arrives.
+  const rayOwners: RayOwners | undefined =
+    config.webhook.enabled || config.controller.enabled ? startRayOwners(kubeConfig, logger) : undefined;
+
   const events = createEventRecorder(kubeConfig, identity, logger);
   let controller: GrantController | undefined;
   let elector: LeaderElector | undefined;
@@ -62,6 +68,7 @@ async function main(): Promise<void> {
       expectedAgent: (grant) => expectedAgentFingerprint(grant, config.injection),
       resyncIntervalMs: config.controller.resyncIntervalSeconds * 1000,
       revocation: config.controller.revocation,
+      ...(rayOwners ? { rayOwners } : {}),
     });
     controller = active;
     if (config.leaderElection.enabled) {
@@ -85,10 +92,7 @@ async function main(): Promise<void> {
   }
 
   let webhook: RunningWebhook | undefined;
-  let rayOwners: RayOwners | undefined;
   if (config.webhook.enabled) {
-    // Not among the watched caches: a pod whose owner is not cached yet is resolved by a direct read.
-    rayOwners = startRayOwners(kubeConfig, logger);
     webhook = startWebhook({
       config,
       kubeConfig,

@@ -49,6 +49,8 @@ export function ownerRecord(object: ObjectWithMetadata): CachedOwner {
 }
 
 export interface RayOwners extends RayOwnerSource {
+  /** Calls `listener` with the namespace of every RayCluster or submitter Job that comes, changes or goes. */
+  onChange(listener: (namespace: string) => void): void;
   /** The informers running now, for the watchdog (the RayCluster one only once KubeRay's CRDs exist). */
   caches(): SupervisedCache[];
   stop(): Promise<void>;
@@ -148,6 +150,9 @@ export function startRayOwners(kubeConfig: KubeConfig, logger: Logger): RayOwner
         if (isNotFound(error)) return undefined;
         throw error;
       }
+    },
+    onChange(listener) {
+      for (const cache of [jobs, rayClusters]) cache.onEvent((event) => listener(event.object.namespace));
     },
     caches: () => (rayClustersStarted ? [jobs, rayClusters] : [jobs]),
     async stop() {

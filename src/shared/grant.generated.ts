@@ -115,6 +115,13 @@ export interface GrantSpec {
   readonly agent?: GrantSpecAgent;
 }
 
+export interface GrantStatusRayWorkloadsItem {
+  readonly kind: "RayJob" | "RayCluster" | "RayService";
+  readonly name: string;
+  readonly injectedPods: number;
+  readonly missedPods: number;
+}
+
 export interface GrantStatusConditionsItem {
   readonly type: string;
   readonly status: "True" | "False" | "Unknown";
@@ -134,6 +141,8 @@ export interface GrantStatus {
   readonly stalePods?: number;
   /** Live pods that match this grant but carry no credential agent. */
   readonly missedPods?: number;
+  /** The KubeRay workloads the grant names (spec.ray) that have live pods, each with how many of its pods run this grant's agent and how many match but carry none. */
+  readonly rayWorkloads?: ReadonlyArray<GrantStatusRayWorkloadsItem>;
   /** Live pods running a credential agent for this grant while policy no longer allows it: they keep refreshing credentials until restarted or evicted. */
   readonly revokedPods?: number;
   readonly conditions?: ReadonlyArray<GrantStatusConditionsItem>;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { adminKubeConfig } from "../harness/cluster.js";
-import { createGrant, createNamespace, deleteNamespace, eventually, grantSpec } from "../harness/kube.js";
+import { createGrant, createNamespace, deleteNamespace, eventually, grantSpec, waitForGrant } from "../harness/kube.js";
 import { hasAgent, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
 import type { GrantSpec } from "../../src/shared/grant.js";
 import { installKubeRayCrds, KUBERAY_VERSION, startKubeRay, type KubeRayProcess } from "./kuberay-operator.js";
@@ -74,9 +74,11 @@ beforeAll(async () => {
   const cluster = inject("cluster");
   admin = adminKubeConfig(cluster);
   core = admin.makeApiClient(CoreV1Api);
+  // KubeRay first, as a cluster has it before grants name its workloads: the
+  // operator then caches RayClusters from its start.
+  await installKubeRayCrds(cluster);
   webhook = await startWebhookOperator(cluster, {}, "kuberay-native");
   namespace = await createNamespace(admin, { prefix: "kr-native", injection: true, labels: webhook.scopeLabel });
-  await installKubeRayCrds(cluster);
   await createGrant(admin, namespace, "cluster", rayGrant({ rayClusters: ["raycluster-kuberay"] }));
   await createGrant(admin, namespace, "autoscaled", rayGrant({ rayClusters: ["raycluster-autoscaler"] }));
   await createGrant(admin, namespace, "job", rayGrant({ rayJobs: ["rayjob-sample"] }));
@@ -104,6 +106,12 @@ describe("a grant naming KubeRay's sample RayCluster", () => {
     const pods = await clusterPods("raycluster-kuberay", 2);
     expect(pods.map(hasAgent)).toEqual([true, true]);
     for (const pod of pods) expect(pod.metadata?.annotations?.["ddcred.io/injected"]).toBe("cluster");
+  });
+
+  it("has the grant count the head and the worker as injected pods", async () => {
+    const grant = await waitForGrant(admin, namespace, "cluster", (g) => g.status?.injectedPods === 2);
+    expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0, stalePods: 0 });
+    expect(grant.status?.rayWorkloads).toEqual([{ kind: "RayCluster", name: "raycluster-kuberay", injectedPods: 2, missedPods: 0 }]);
   });
 });
 
@@ -165,6 +173,12 @@ describe("a grant naming KubeRay's sample RayJob (K8sJobMode)", () => {
     expect(submitter.metadata?.annotations?.["ddcred.io/injected"]).toBe("job");
   });
 
+  it("has the grant count the cluster's pods and the submitter as injected pods", async () => {
+    const grant = await waitForGrant(admin, namespace, "job", (g) => g.status?.injectedPods === 3);
+    expect(grant.status).toMatchObject({ injectedPods: 3, missedPods: 0, stalePods: 0 });
+    expect(grant.status?.rayWorkloads).toEqual([{ kind: "RayJob", name: "rayjob-sample", injectedPods: 3, missedPods: 0 }]);
+  });
+
   it("leaves a pod of a plain Job of the same name alone when it is no RayJob's submitter", async () => {
     const job = await admin.makeApiClient(BatchV1Api).createNamespacedJob({
       namespace,
@@ -205,6 +219,22 @@ describe("a grant naming KubeRay's sample RayService", () => {
     });
     expect(pods.map(hasAgent)).toEqual(pods.map(() => true));
     for (const pod of pods) expect(pod.metadata?.annotations?.["ddcred.io/injected"]).toBe("service");
+  });
+});
+
+describe("a RayCluster two grants name", () => {
+  it("gets no agent, and both grants report the conflict and the missed pods", async () => {
+    await createGrant(admin, namespace, "contested-a", rayGrant({ rayClusters: ["contested"] }));
+    await createGrant(admin, namespace, "contested-b", rayGrant({ rayClusters: ["contested"] }));
+    await waitUntilInjecting(admin, namespace, { metadata: { name: "probe", labels: PROBE_LABEL }, spec: { containers: [{ name: "main", image: "registry.example/app:1" }] } });
+    await createRayCluster(admin, namespace, "contested", rayClusterSpec({ labels: {}, workers: 1 }));
+    const pods = await clusterPods("contested", 2);
+    expect(pods.map(hasAgent)).toEqual([false, false]);
+    for (const name of ["contested-a", "contested-b"]) {
+      const grant = await waitForGrant(admin, namespace, name, (g) => g.status?.missedPods === 2);
+      expect(grant.status?.conditions?.[0]).toMatchObject({ status: "False", reason: "ConflictingGrants" });
+      expect(grant.status?.rayWorkloads).toEqual([{ kind: "RayCluster", name: "contested", injectedPods: 0, missedPods: 2 }]);
+    }
   });
 });
 

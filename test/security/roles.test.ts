@@ -330,4 +330,11 @@ describe("the operator's ServiceAccount, were its token stolen", () => {
     });
     expect(operator.process.log()).not.toMatch(/may change only the caBundle/);
   });
+
+  it("runs ready where KubeRay's CRDs are not installed, saying in its log that grants naming Ray workloads select no pod", async () => {
+    expect(operator, "started by the test above").toBeDefined();
+    await eventually("the operator to log that KubeRay's CRDs are missing", async () => /KubeRay's CRDs are not installed/.test(operator!.process.log()));
+    expect(operator!.process.log()).toMatch(/grants that name Ray workloads select no pod until they are/);
+    expect((await fetch(`${operator!.healthUrl}/readyz`)).ok).toBe(true);
+  });
 });

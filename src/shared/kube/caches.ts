@@ -4,6 +4,7 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
 import { injectionClaim, type InjectionClaim } from "../injected-agent.js";
 import { API_GROUP, API_VERSION } from "../names.js";
+import { rayPodOwner, type RayPodOwner } from "../ray-workload.js";
 import { GRANT_PLURAL, type Grant } from "../grant.js";
 import { POLICY_PLURAL, type Policy } from "../policy.js";
 import { Informer, type InformerLogger } from "./informer.js";
@@ -29,6 +30,8 @@ export interface PodRecord {
   /** Its agent as a fingerprint: what the controller checks before counting the pod as injected. */
   readonly injection: InjectionClaim;
   readonly phase: string;
+  /** Its RayCluster or (a RayJob's submitter) Job, when one controls it: for grants that name Ray workloads. */
+  readonly rayOwner?: RayPodOwner;
 }
 
 export function podRecord(pod: V1Pod): PodRecord {
@@ -48,7 +51,13 @@ export function podRecord(pod: V1Pod): PodRecord {
     spec: { serviceAccountName: pod.spec?.serviceAccountName || "default" },
     injection: injectionClaim(pod),
     phase: pod.status?.phase ?? "Pending",
+    ...withRayOwner(pod),
   };
+}
+
+function withRayOwner(pod: V1Pod): { rayOwner?: RayPodOwner } {
+  const rayOwner = rayPodOwner(pod);
+  return rayOwner ? { rayOwner } : {};
 }
 
 /** A pod that still runs or will: not finished and not being deleted. */
