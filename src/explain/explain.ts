@@ -4,6 +4,7 @@
 // needs to see spelled out. No I/O: the world comes in as values.
 import type { V1Pod } from "@kubernetes/client-node";
 import { grantSelectsPod } from "../shared/grant-choice.js";
+import { NO_RAY_WORKLOAD, type RayWorkload } from "../shared/ray-workload.js";
 import type { Grant } from "../shared/grant.js";
 import { AGENT_CONTAINER_NAME, CREDENTIALS_MOUNT_PATH, INJECTION_ENABLED, INJECTION_LABEL, SYSTEM_NAMESPACES } from "../shared/names.js";
 import { policyVerdict, type PolicySet, type PolicyVerdict } from "../shared/policy.js";
@@ -20,6 +21,8 @@ export interface ExplainWorld {
   readonly grants: readonly Grant[];
   readonly policies: PolicySet;
   readonly settings: InjectionSettings;
+  /** The pod's KubeRay workload, when it comes from a RayCluster, RayJob or RayService manifest. */
+  readonly rayWorkload?: RayWorkload;
 }
 
 export interface GrantFinding {
@@ -61,12 +64,13 @@ export function explainPod(pod: V1Pod, world: ExplainWorld): Explanation {
   const verdicts = world.grants.map((grant) => ({ grant, policy: policyVerdict(grant, namespaceLabels, world.policies) }));
   // What the admission path injects from: the namespace's grants that policy allows (src/operator/start-webhook.ts).
   const allowed = verdicts.filter((v) => v.policy.allowed).map((v) => v.grant);
-  const result = mutatePod({ pod, namespace, grants: allowed, settings });
+  const rayWorkload = world.rayWorkload ?? NO_RAY_WORKLOAD;
+  const result = mutatePod({ pod, namespace, grants: allowed, settings, rayWorkload });
   const mutated = applyPatch(pod, result.patch);
   return {
     namespaceSeen,
     namespaceNote: namespaceNote(namespace, namespaceLabels, settings),
-    grants: verdicts.map(({ grant, policy }) => ({ name: grant.metadata.name, selects: grantSelectsPod(grant, pod), policy })),
+    grants: verdicts.map(({ grant, policy }) => ({ name: grant.metadata.name, selects: grantSelectsPod(grant, pod, rayWorkload), policy })),
     decision: result.outcome,
     ...(result.refusal ? { refusal: result.refusal } : {}),
     warnings: result.warnings,

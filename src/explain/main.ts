@@ -62,6 +62,7 @@ async function main(argv: readonly string[]): Promise<number> {
       grants: view.grants,
       policies: { policies, requirePolicy: operator.requirePolicy },
       settings: operator.settings,
+      ...(manifestPod.rayWorkload ? { rayWorkload: manifestPod.rayWorkload } : {}),
     });
     reports.push({ source: manifestPod.source, explanation });
   }

@@ -4,6 +4,7 @@
 // labels their controllers add to every pod they create (a grant may select
 // on those). Pure: objects in, pods out.
 import type { V1Pod } from "@kubernetes/client-node";
+import type { RayWorkload } from "../shared/ray-workload.js";
 
 export interface ManifestPod {
   /** Where the pod comes from, for a person: "Deployment payments/web", "RayJob ray/train, worker group gpu". */
@@ -11,6 +12,8 @@ export interface ManifestPod {
   readonly pod: V1Pod;
   /** Labels the workload's controller adds to the pods it creates, which a template does not show. */
   readonly addedLabels: Readonly<Record<string, string>>;
+  /** The KubeRay workload the pod belongs to, for grants that name Ray workloads. */
+  readonly rayWorkload?: RayWorkload;
 }
 
 export type ManifestObject = {
@@ -45,22 +48,31 @@ export function manifestPods(object: ManifestObject, defaultNamespace: string): 
   if (TEMPLATE_KINDS.has(kind)) return { pods: fromTemplate(where, spec.template), errors: [] };
   if (kind === "Job") return { pods: fromTemplate(where, spec.template, jobLabels(name)), errors: [] };
   if (kind === "CronJob") return { pods: fromTemplate(`${where}, each Job's pod`, spec.jobTemplate?.spec?.template), errors: [] };
-  if (kind === "RayCluster") return { pods: rayClusterPods(where, name, spec, fromTemplate), errors: [] };
-  if (kind === "RayService") return { pods: rayClusterPods(where, `${name}-<generated>`, spec.rayClusterConfig ?? {}, fromTemplate), errors: [] };
+  if (kind === "RayCluster") return { pods: inWorkload(rayClusterPods(where, name, spec, fromTemplate), { rayCluster: name }), errors: [] };
+  if (kind === "RayService") {
+    const cluster = `${name}-<generated>`;
+    return { pods: inWorkload(rayClusterPods(where, cluster, spec.rayClusterConfig ?? {}, fromTemplate), { rayCluster: cluster, rayService: name }), errors: [] };
+  }
   if (kind === "RayJob") {
-    const pods = rayClusterPods(where, `${name}-<generated>`, spec.rayClusterSpec ?? {}, fromTemplate);
+    const cluster = `${name}-<generated>`;
+    const pods = inWorkload(rayClusterPods(where, cluster, spec.rayClusterSpec ?? {}, fromTemplate), { rayCluster: cluster, rayJob: name });
     if (spec.submitterPodTemplate) {
-      pods.push(...fromTemplate(`${where}, submitter`, spec.submitterPodTemplate, jobLabels(name)));
+      pods.push(...inWorkload(fromTemplate(`${where}, submitter`, spec.submitterPodTemplate, jobLabels(name)), { rayJob: name }));
     } else if ((spec.submissionMode ?? "K8sJobMode") === "K8sJobMode") {
       // KubeRay builds the submitter from the head's image with labels of its own, none from the head's template.
-      pods.push(...fromTemplate(`${where}, submitter (KubeRay's default: give it spec.submitterPodTemplate with your label)`, {
+      const submitter = fromTemplate(`${where}, submitter (KubeRay's default: a grant naming the RayJob selects it; a label grant needs spec.submitterPodTemplate with your label)`, {
         metadata: {},
         spec: { restartPolicy: "Never", containers: [{ name: "ray-job-submitter", image: spec.rayClusterSpec?.headGroupSpec?.template?.spec?.containers?.[0]?.image ?? "" }] },
-      }, jobLabels(name)));
+      }, jobLabels(name));
+      pods.push(...inWorkload(submitter, { rayJob: name }));
     }
     return { pods, errors: [] };
   }
   return { pods: [], errors: [`${kind || "an object without kind"} ${name}: not a pod or a workload ddcred can read pod templates from`] };
+}
+
+function inWorkload(pods: ManifestPod[], rayWorkload: RayWorkload): ManifestPod[] {
+  return pods.map((pod) => ({ ...pod, rayWorkload }));
 }
 
 function podFrom(template: Template, namespace: string, name: string): V1Pod {

@@ -30,6 +30,14 @@ function world(overrides: Partial<ExplainWorld> = {}): ExplainWorld {
 }
 
 describe("explainPod", () => {
+  it("injects a pod from a grant that names its RayJob, and says the grant selects it", () => {
+    const byName: Grant = { ...grant("train", "none"), spec: { ...grant("train", "none").spec, podSelector: undefined, ray: { rayJobs: ["train"] } } };
+    const explanation = explainPod(pod, world({ grants: [byName], rayWorkload: { rayCluster: "train-<generated>", rayJob: "train" } }));
+    expect(explanation.decision).toMatchObject({ injected: true, grant: "train" });
+    expect(explanation.grants).toEqual([expect.objectContaining({ name: "train", selects: true })]);
+    expect(explainPod(pod, world({ grants: [byName] })).decision.injected).toBe(false);
+  });
+
   it("says which grant injects the pod and what each app container gets, as the webhook's own patch does", () => {
     const explanation = explainPod(pod, world());
     expect(explanation.namespaceSeen).toBe(true);

@@ -47,8 +47,20 @@ describe("manifestPods", () => {
       "default",
     );
     const submitter = pods.find((p) => p.source.includes("submitter"))!;
-    expect(submitter.source).toContain("give it spec.submitterPodTemplate with your label");
+    expect(submitter.source).toContain("a grant naming the RayJob selects it");
     expect(podAsCreated(submitter).metadata?.labels).toEqual({ "job-name": "train", "batch.kubernetes.io/job-name": "train" });
+  });
+
+  it("places each pod of a RayJob, RayCluster or RayService in its Ray workload, for grants that name it", () => {
+    const job = manifestPods(
+      { kind: "RayJob", metadata: { name: "train" }, spec: { rayClusterSpec: { headGroupSpec: { template: template({}, "ray-head") } } } },
+      "ray",
+    ).pods;
+    expect(job.map((p) => p.rayWorkload)).toEqual([{ rayCluster: "train-<generated>", rayJob: "train" }, { rayJob: "train" }]);
+    const cluster = manifestPods({ kind: "RayCluster", metadata: { name: "etl" }, spec: { headGroupSpec: { template: template({}, "ray-head") } } }, "ray").pods;
+    expect(cluster[0]?.rayWorkload).toEqual({ rayCluster: "etl" });
+    const service = manifestPods({ kind: "RayService", metadata: { name: "serve" }, spec: { rayClusterConfig: { headGroupSpec: { template: template({}, "ray-head") } } } }, "ray").pods;
+    expect(service[0]?.rayWorkload).toEqual({ rayCluster: "serve-<generated>", rayService: "serve" });
   });
 
   it("reads every item of a List, and names what it cannot read", () => {
