@@ -33,7 +33,7 @@ const RAY_NODE_LABEL = { "ray.io/is-ray-node": "yes" };
 let admin: KubeConfig;
 let core: CoreV1Api;
 let kuberay: KubeRayProcess | undefined;
-const namespaces = { rayCluster: "", rayJob: "", rayLabelsOnly: "" };
+const namespaces = { rayCluster: "", rayJob: "", rayLabelsOnly: "", byName: "" };
 
 interface CredentialCheck {
   readonly ray: string;
@@ -54,12 +54,13 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       aws: { roleArn: stack!.roleArns[GRANTED_ROLE]! },
       datadog: { orgUuid: TEST_ORG_UUID },
     });
-    const setUp = async (key: keyof typeof namespaces, prefix: string, grantName: string, selector: Record<string, string>) => {
+    const setUp = async (key: keyof typeof namespaces, prefix: string, grantName: string, selector: Record<string, string> | { rayJobs: string[] }) => {
       const namespace = await createNodeNamespace(admin, { prefix, injection: true });
       namespaces[key] = namespace;
       await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: SERVICE_ACCOUNT } } });
       await sts.trust(stack!.roleArns[IRSA_ROLE]!, `system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`);
-      await createGrant(admin, namespace, grantName, grant({ matchLabels: selector }));
+      const { podSelector: _none, ...byName } = grant({});
+      await createGrant(admin, namespace, grantName, "rayJobs" in selector ? { ...byName, ray: selector } : grant({ matchLabels: selector }));
       await waitForGrant(admin, namespace, grantName, (g) => g.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
     };
     await Promise.all([
@@ -67,6 +68,7 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       setUp("rayCluster", "ray-cluster", "ray-training", TEAM_LABEL),
       setUp("rayJob", "ray-job", "ray-training", TEAM_LABEL),
       setUp("rayLabelsOnly", "ray-labels", "ray-nodes", RAY_NODE_LABEL),
+      setUp("byName", "ray-by-name", "nightly-job", { rayJobs: ["nightly"] }),
     ]);
     kuberay = await startKubeRay(cluster, Object.values(namespaces), { ENABLE_INIT_CONTAINER_INJECTION: "false" });
   }, 300_000);
@@ -167,6 +169,28 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       const grant = await waitForGrant(admin, namespaces.rayLabelsOnly, "ray-nodes", (g) => g.status?.injectedPods === 2);
       expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
       expect(grant.status?.conditions?.find((condition) => condition.type === "Ready")?.status).toBe("True");
+    });
+  });
+
+  describe("a grant naming a RayJob (spec.ray.rayJobs), no podSelector", () => {
+    let clusterPods: V1Pod[];
+    let submitter: V1Pod;
+
+    beforeAll(async () => {
+      ({ clusterPods, submitter } = await runRayJob(namespaces.byName, {}));
+    }, 300_000);
+
+    it("gives the head, the worker and the submitter of the RayJob it names credentials, with no label added anywhere", async () => {
+      for (const pod of [...clusterPods, submitter]) {
+        expect(pod.spec!.initContainers![0]!.name, pod.metadata!.name).toBe(AGENT_CONTAINER_NAME);
+        expect(await credentialCheck(pod), pod.metadata!.name).toMatchObject({ datadogToken: true, awsArn: expect.stringMatching(/:assumed-role\/ray\//) });
+      }
+      expect(submitter.status!.phase).toBe("Succeeded");
+    });
+
+    it("lists the RayJob in the grant's status with its live pods injected", async () => {
+      const grant = await waitForGrant(admin, namespaces.byName, "nightly-job", (g) => (g.status?.rayWorkloads ?? []).some((w) => w.name === "nightly" && w.injectedPods === 2));
+      expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
     });
   });
 });
