@@ -5,7 +5,6 @@
 //     same concurrency (the floor the API server allows);
 //   - memory: an idle Node.js process.
 // Prints figures; asserts nothing.   node scripts/run-ts.mjs bench/controller/run.ts [grants]
-import { readFileSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +16,7 @@ import { spawnTied } from "../../test/harness/process.js";
 import { injectedBy, operatorInjectionSettings } from "../../test/webhook/support/injected-pod.js";
 import { API_GROUP, API_VERSION } from "../../src/shared/names.js";
 import { GRANT_PLURAL, type Grant } from "../../src/shared/grant.js";
+import { inParallel, memoryKiB } from "../support.js";
 
 const GRANTS = Number(process.argv[2] ?? 1000);
 const PER_NAMESPACE = 20;
@@ -24,20 +24,7 @@ const CONCURRENCY = 4;
 /** The operator's injection settings: the controller counts a pod as injected only when its agent is what these give. */
 const INJECTION_ENV = { DDCRED_AGENT_IMAGE: "registry.example/ddcred-operator:bench" };
 
-function kib(pid: number | undefined, field: "VmHWM" | "VmRSS"): number {
-  if (!pid) return Number.NaN;
-  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) : Number.NaN;
-}
 
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
 
 const cluster = await startCluster();
 try {
@@ -95,7 +82,7 @@ try {
     if (converged < GRANTS) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const convergedAt = performance.now();
-  const operatorPeakKiB = kib(operator.process.pid(), "VmHWM");
+  const operatorPeakKiB = memoryKiB(operator.process.pid(), "VmHWM");
   const heapUsed = await operator.metricValue("nodejs_heap_size_used_bytes");
   const heapTotal = await operator.metricValue("nodejs_heap_size_total_bytes");
   const external = await operator.metricValue("nodejs_external_memory_bytes");
@@ -106,7 +93,7 @@ try {
     logFile: join(mkdtempSync(join(tmpdir(), "bench-")), "idle.log"),
   });
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const idlePeakKiB = kib(idle.pid(), "VmHWM");
+  const idlePeakKiB = memoryKiB(idle.pid(), "VmHWM");
   await idle.stop();
 
   const convergeMs = convergedAt - readyAt;

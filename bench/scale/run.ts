@@ -22,10 +22,11 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from "@
 import { adminKubeConfig, serviceAccountKubeconfig, startCluster, type Cluster } from "../../test/harness/cluster.js";
 import { createNamespace, createOperatorRbac, grantObject, grantSpec, installCrd, REPO_ROOT, simplePod } from "../../test/harness/kube.js";
 import { startOperator } from "../../test/harness/operator.js";
-import { spawnTied, type TiedProcess } from "../../test/harness/process.js";
+import { spawnTied } from "../../test/harness/process.js";
 import { injectedBy, operatorInjectionSettings } from "../../test/webhook/support/injected-pod.js";
 import { API_GROUP, API_VERSION } from "../../src/shared/names.js";
 import { GRANT_PLURAL, type Grant } from "../../src/shared/grant.js";
+import { inParallel, memoryKiB } from "../support.js";
 
 const [PODS, NAMESPACES, GRANTS, WINDOW_SECONDS] = [50_000, 500, 2_000, 60].map((fallback, i) => Number(process.argv[2 + i] ?? fallback)) as [
   number,
@@ -42,20 +43,7 @@ const INJECTION_ENV = { DDCRED_AGENT_IMAGE: "registry.example/ddcred-operator:be
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
 
-function memoryKiB(process: TiedProcess, field: "VmRSS" | "VmHWM"): number {
-  const pid = process.pid();
-  const match = pid ? new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8")) : null;
-  return match ? Number(match[1]) : Number.NaN;
-}
 
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
 
 /** The API server's apiserver_request_total, by "VERB resource". */
 function requestCounts(cluster: Cluster): Promise<Map<string, number>> {
@@ -223,10 +211,10 @@ try {
     await sleep(100);
   }
   const bareSyncedMs = performance.now() - bareStart;
-  const bareRssSynced = memoryKiB(bare, "VmRSS");
+  const bareRssSynced = memoryKiB(bare.pid(), "VmRSS");
   const bareSteady = await requestsOver(cluster, WINDOW_SECONDS);
-  const bareRss = memoryKiB(bare, "VmRSS");
-  const bareHwm = memoryKiB(bare, "VmHWM");
+  const bareRss = memoryKiB(bare.pid(), "VmRSS");
+  const bareHwm = memoryKiB(bare.pid(), "VmHWM");
   await bare.stop();
 
   console.log("the operator (controller with leader election, no webhook)...");
@@ -239,12 +227,12 @@ try {
   const operatorSyncedMs = performance.now() - operatorStart;
   while ((await allGrantsConverged(custom)) < GRANTS) await sleep(250);
   const convergedMs = performance.now() - operatorStart;
-  const operatorRssConverged = memoryKiB(operator.process, "VmRSS");
+  const operatorRssConverged = memoryKiB(operator.process.pid(), "VmRSS");
   // Let the reconciles the status writes themselves trigger settle before measuring steady state.
   await sleep(5_000);
   const operatorSteady = await requestsOver(cluster, WINDOW_SECONDS);
-  const operatorRss = memoryKiB(operator.process, "VmRSS");
-  const operatorHwm = memoryKiB(operator.process, "VmHWM");
+  const operatorRss = memoryKiB(operator.process.pid(), "VmRSS");
+  const operatorHwm = memoryKiB(operator.process.pid(), "VmHWM");
 
   const changeMs: number[] = [];
   for (let i = 0; i < CHANGES; i++) {
