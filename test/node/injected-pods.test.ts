@@ -130,7 +130,10 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
       const lines = await podJsonLines(admin, namespace, "reporter-app", "app");
       const byCheck = Object.fromEntries(lines.map((line) => [line.check, line]));
       expect(byCheck.start).toMatchObject({ uid: APP_UID });
-      expect(APP_UID).not.toBe(65532);
+      // The agent that wrote the files runs as another user than the app that read them.
+      const agent = (await readPod("reporter-app")).spec!.initContainers!.find((c) => c.name === AGENT_CONTAINER_NAME)!;
+      expect(agent.securityContext?.runAsUser).toBeDefined();
+      expect(agent.securityContext!.runAsUser).not.toBe(byCheck.start!.uid);
       const assumed = new RegExp(`^arn:aws:sts::${stack!.accountId}:assumed-role/${GRANTED_ROLE.split("/").pop()}/`);
       expect(byCheck["aws-cli"]).toMatchObject({ ok: true, arn: expect.stringMatching(assumed) });
       expect(byCheck["boto3-credential-process"]).toMatchObject({ ok: true, arn: expect.stringMatching(assumed), method: "custom-process" });
