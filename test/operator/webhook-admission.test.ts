@@ -193,7 +193,9 @@ describe("the webhook served by the operator process", () => {
 
     const message = await rejection(() => createPod(admin, enabled, demoPod("app")));
     expect(message).toContain(`failed calling webhook "${WEBHOOK_NAME}"`);
-    expect(message).toMatch(/connection refused/);
+    // A new connection is refused; a connection the API server pooled before the stop and reuses
+    // for this call is reset (Go does not retry a POST on it). Both say the webhook is unreachable.
+    expect(message).toMatch(/connection refused|connection reset by peer/);
     await createPod(admin, other, demoPod("app"));
     expect(hasAgent(await core.readNamespacedPod({ name: "app", namespace: other }))).toBe(false);
   });
