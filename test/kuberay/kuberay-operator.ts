@@ -93,24 +93,33 @@ export interface KubeRayProcess {
  *   off (it needs serving certificates and a ValidatingWebhookConfiguration;
  *   nothing here depends on it).
  * Once a RayJob runs, KubeRay polls the Ray dashboard through the head
- * Service's DNS name and logs errors: there is no DNS or Ray here, and the
- * submitter Job is created before that point.
+ * Service's DNS name. On the test bed's node (a cluster with `dnsResolvConf`)
+ * it resolves that name through the node's cluster DNS: it runs in a mount
+ * namespace of its own where that file is bound over /etc/resolv.conf, so the
+ * host's resolver stays as it is. On an API server alone there is no DNS or
+ * Ray: KubeRay logs the errors, and the submitter Job is created before that
+ * point.
  */
-export async function startKubeRay(cluster: ClusterInfo, namespaces: readonly string[], env: Record<string, string> = {}): Promise<KubeRayProcess> {
+export async function startKubeRay(cluster: ClusterInfo & { readonly dnsResolvConf?: string }, namespaces: readonly string[], env: Record<string, string> = {}): Promise<KubeRayProcess> {
   const binary = toolPaths().kuberayOperator;
   if (!existsSync(binary)) throw new Error(`KubeRay's operator is not at ${binary}: run scripts/build-go-tools.sh --kuberay`);
   const [metricsPort, probePort] = [await freePort(), await freePort()];
+  const flags = [
+    `--kubeconfig=${cluster.adminKubeconfig}`,
+    `--watch-namespace=${namespaces.join(",")}`,
+    "--enable-leader-election=false",
+    `--metrics-addr=127.0.0.1:${metricsPort}`,
+    `--health-probe-bind-address=127.0.0.1:${probePort}`,
+    "--log-stdout-encoder=console",
+  ];
+  // unshare execs in place (no fork), as does the shell: the tied PID stays KubeRay's.
+  const [command, args] = cluster.dnsResolvConf
+    ? ["unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', cluster.dnsResolvConf, binary, ...flags]]
+    : [binary, flags];
   const child = spawnTied(
     "kuberay-operator",
-    binary,
-    [
-      `--kubeconfig=${cluster.adminKubeconfig}`,
-      `--watch-namespace=${namespaces.join(",")}`,
-      "--enable-leader-election=false",
-      `--metrics-addr=127.0.0.1:${metricsPort}`,
-      `--health-probe-bind-address=127.0.0.1:${probePort}`,
-      "--log-stdout-encoder=console",
-    ],
+    command,
+    args,
     // The log lives (and goes) with the cluster's own temp dir.
     { logFile: join(cluster.dir, `kuberay-operator-${probePort}.log`), env: { PATH: process.env.PATH, HOME: cluster.dir, ...env } },
   );

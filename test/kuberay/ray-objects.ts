@@ -90,7 +90,7 @@ export async function createRayJob(
   kc: KubeConfig,
   namespace: string,
   name: string,
-  options: { clusterLabels: Labels; submitterLabels: Labels; workers: number; template?: TemplateOptions },
+  options: { clusterLabels: Labels; submitterLabels: Labels; workers: number; template?: TemplateOptions; entrypoint?: string },
 ): Promise<void> {
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
     ...RAY,
@@ -101,7 +101,7 @@ export async function createRayJob(
       kind: "RayJob",
       metadata: { name, namespace },
       spec: {
-        entrypoint: "python -c 'import ray; ray.init(); print(ray.cluster_resources())'",
+        entrypoint: options.entrypoint ?? "python -c 'import ray; ray.init(); print(ray.cluster_resources())'",
         submitterPodTemplate: submitterTemplate(options.submitterLabels, options.template),
         rayClusterSpec: rayClusterSpec({ labels: options.clusterLabels, workers: options.workers, ...(options.template ? { template: options.template } : {}) }),
       },
@@ -113,6 +113,20 @@ function submitterTemplate(labels: Labels, options: TemplateOptions = {}) {
   const { spec } = podTemplate("ray-job-submitter", labels, options);
   const [container] = spec.containers;
   return { metadata: { labels }, spec: { ...spec, restartPolicy: "Never", containers: [container] } };
+}
+
+/** What KubeRay reports of a RayJob: its deployment status and the Ray job's own status. */
+export interface RayJobStatus {
+  readonly jobDeploymentStatus?: string;
+  readonly jobStatus?: string;
+  readonly jobId?: string;
+  readonly message?: string;
+  readonly reason?: string;
+}
+
+export async function readRayJobStatus(kc: KubeConfig, namespace: string, name: string): Promise<RayJobStatus> {
+  const job = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...RAY, plural: "rayjobs", namespace, name })) as { status?: RayJobStatus };
+  return job.status ?? {};
 }
 
 /** The name of the RayCluster KubeRay generated for a RayJob, once it has one. */

@@ -1,15 +1,20 @@
 // KubeRay on the test bed's node: KubeRay's real operator (v1.5.0) drives a
 // RayCluster and RayJobs whose pods a kubelet starts, through ddcred's webhook
 // as the chart installed it. Ray's images cannot be pulled here, so the Ray
-// containers run tools/ray-standin (answers KubeRay's probes, checks the
-// credentials the way a Ray task would, exits 0 as a submitter). Ray pods use
-// IRSA: the agent's base identity is their ServiceAccount token.
+// containers run tools/ray-standin (answers KubeRay's probes, serves the Ray
+// Jobs API on the head and runs a job's driver there, checks the credentials
+// the way a Ray task would). Ray pods use IRSA: the agent's base identity is
+// their ServiceAccount token.
 //
-// KubeRay runs with ENABLE_INIT_CONTAINER_INJECTION=false (its documented
-// switch): its worker init container waits for the head's GCS through the
-// head Service's DNS name, and the node has no cluster DNS. The RayJob itself
-// does not reach a terminal state for the same reason: KubeRay polls the Ray
-// dashboard through that DNS name.
+// Names resolve through the node's cluster DNS, for the pods and for KubeRay:
+// workers' init container (KubeRay's own) waits for the head's GCS through the
+// head Service's name, the submitter submits to the dashboard at that name,
+// and KubeRay polls the job's status there until the RayJob is Complete. The
+// job's driver is a script of the user's (test/node/consumers/ray_driver.py,
+// mounted from a ConfigMap as KubeRay's samples do) that calls Datadog's API
+// with the token and STS with the role.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminKubeConfig } from "../harness/cluster.js";
@@ -19,7 +24,8 @@ import { IRSA_TOKEN_DIR } from "../harness/node/irsa.js";
 import { IRSA_AUDIENCE, webIdentityStsClient } from "../harness/node/web-identity-sts.js";
 import type { NodeClusterInfo } from "../harness/node/node-cluster.js";
 import { installKubeRayCrds, startKubeRay, type KubeRayProcess } from "../kuberay/kuberay-operator.js";
-import { createRayCluster, createRayJob, deleteRayObjects, rayClusterSpec, rayJobClusterName, type TemplateOptions } from "../kuberay/ray-objects.js";
+import { createRayCluster, createRayJob, deleteRayObjects, rayClusterSpec, rayJobClusterName, readRayJobStatus, type RayJobStatus, type TemplateOptions } from "../kuberay/ray-objects.js";
+import { REPO_ROOT } from "../harness/paths.js";
 import { AGENT_CONTAINER_NAME } from "../../src/shared/names.js";
 
 const { node, stack, skip } = nodeCluster();
@@ -29,6 +35,8 @@ const IRSA_SESSION = "ray-irsa";
 const SERVICE_ACCOUNT = "ray-runner";
 const TEAM_LABEL = { "datadog-credentials": "ray-training" };
 const RAY_NODE_LABEL = { "ray.io/is-ray-node": "yes" };
+/** Where the job's code is mounted in every Ray container, as in KubeRay's samples. */
+const JOB_CODE_DIR = "/home/ray/samples";
 
 let admin: KubeConfig;
 let core: CoreV1Api;
@@ -39,6 +47,7 @@ interface CredentialCheck {
   readonly ray: string;
   readonly datadogToken: boolean;
   readonly awsArn: string | null;
+  readonly datadogApi?: boolean;
   readonly error?: string;
 }
 
@@ -58,6 +67,8 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       const namespace = await createNodeNamespace(admin, { prefix, injection: true });
       namespaces[key] = namespace;
       await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: SERVICE_ACCOUNT } } });
+      const driver = readFileSync(join(REPO_ROOT, "test/node/consumers/ray_driver.py"), "utf8");
+      await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: "ray-job-code" }, data: { "ray_driver.py": driver } } });
       await sts.trust(stack!.roleArns[IRSA_ROLE]!, `system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`);
       const { podSelector: _none, ...byName } = grant({});
       await createGrant(admin, namespace, grantName, "rayJobs" in selector ? { ...byName, ray: selector } : grant({ matchLabels: selector }));
@@ -70,7 +81,7 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       setUp("rayLabelsOnly", "ray-labels", "ray-nodes", RAY_NODE_LABEL),
       setUp("byName", "ray-by-name", "nightly-job", { rayJobs: ["nightly"] }),
     ]);
-    kuberay = await startKubeRay(cluster, Object.values(namespaces), { ENABLE_INIT_CONTAINER_INJECTION: "false" });
+    kuberay = await startKubeRay(cluster, Object.values(namespaces));
   }, 300_000);
 
   afterAll(async () => {
@@ -115,14 +126,35 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
   describe("a RayJob with the team's label on head, worker and submitter templates", () => {
     let clusterPods: V1Pod[];
     let submitter: V1Pod;
+    let rayJob: RayJobStatus;
 
     beforeAll(async () => {
-      ({ clusterPods, submitter } = await runRayJob(namespaces.rayJob, TEAM_LABEL));
+      ({ clusterPods, submitter, rayJob } = await runRayJob(namespaces.rayJob, TEAM_LABEL));
     }, 300_000);
 
     it("runs the head and worker of the RayCluster KubeRay generated, each ready with the agent", () => {
       expect(clusterPods.map((pod) => pod.metadata?.labels?.["ray.io/node-type"]).sort()).toEqual(["head", "worker"]);
       for (const pod of clusterPods) expect(pod.spec!.initContainers![0]!.name).toBe(AGENT_CONTAINER_NAME);
+    });
+
+    it("starts the worker after KubeRay's own init container found the head's GCS through the head Service's name", () => {
+      const worker = clusterPods.find((pod) => pod.metadata!.labels!["ray.io/node-type"] === "worker")!;
+      expect(worker.spec!.initContainers!.map((c) => c.name)).toEqual([AGENT_CONTAINER_NAME, "wait-gcs-ready"]);
+      expect(worker.spec!.initContainers![1]!.args!.join(" ")).toMatch(/ray health-check --address \S+-head-svc\.\S+\.svc\.cluster\.local:6379/);
+      expect(worker.status!.initContainerStatuses!.find((s) => s.name === "wait-gcs-ready")?.state?.terminated).toMatchObject({ exitCode: 0 });
+    });
+
+    it("is Complete with the Ray job SUCCEEDED, KubeRay having read it from the head's Jobs API", () => {
+      expect(rayJob).toMatchObject({ jobDeploymentStatus: "Complete", jobStatus: "SUCCEEDED" });
+    });
+
+    it("ran the job's driver in the head's Ray container, where it called Datadog's API with the token and STS with the granted role", async () => {
+      expect(await credentialCheck(submitter, "driver")).toEqual({
+        ray: "driver",
+        datadogToken: true,
+        datadogApi: true,
+        awsArn: expect.stringMatching(/:assumed-role\/ray\//),
+      });
     });
 
     it("completes the submitter Job's pod (Succeeded) with the agent beside it, after it read the credentials", async () => {
@@ -132,7 +164,7 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       expect(submitter.metadata!.labels).toMatchObject({ ...TEAM_LABEL, "batch.kubernetes.io/job-name": "nightly" });
       const env = (submitter.spec!.containers[0]!.env ?? []).map((e) => e.name);
       expect(env).toEqual(expect.arrayContaining(["RAY_DASHBOARD_ADDRESS", "DD_BEARER_TOKEN_FILE", "AWS_CONFIG_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI"]));
-      expect(await credentialCheck(submitter)).toMatchObject({ ray: "submitter", datadogToken: true, awsArn: expect.stringMatching(/:assumed-role\/ray\//) });
+      expect(await credentialCheck(submitter, "submitter")).toMatchObject({ ray: "submitter", datadogToken: true, awsArn: expect.stringMatching(/:assumed-role\/ray\//) });
       await eventually("the Job controller to record the success", async () => {
         const job = await admin.makeApiClient(BatchV1Api).readNamespacedJob({ name: "nightly", namespace: namespaces.rayJob });
         return job.status?.succeeded === 1;
@@ -149,9 +181,10 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
   describe("a RayJob whose grant selects ray.io/is-ray-node=yes instead of a label of the team's", () => {
     let clusterPods: V1Pod[];
     let submitter: V1Pod;
+    let rayJob: RayJobStatus;
 
     beforeAll(async () => {
-      ({ clusterPods, submitter } = await runRayJob(namespaces.rayLabelsOnly, {}));
+      ({ clusterPods, submitter, rayJob } = await runRayJob(namespaces.rayLabelsOnly, {}));
     }, 300_000);
 
     it("gives the head and worker credentials", async () => {
@@ -160,9 +193,14 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
 
     it("runs the submitter without credentials: it finds no token, as a user would", async () => {
       expect(submitter.spec!.initContainers ?? []).toEqual([]);
-      const check = await credentialCheck(submitter);
+      const check = await credentialCheck(submitter, "submitter");
       expect(check).toMatchObject({ ray: "submitter", datadogToken: false });
       expect(check.error).toContain("DD_BEARER_TOKEN_FILE");
+    });
+
+    it("still completes the RayJob: its driver runs on the head, which the grant covers", async () => {
+      expect(rayJob).toMatchObject({ jobDeploymentStatus: "Complete", jobStatus: "SUCCEEDED" });
+      expect(await credentialCheck(submitter, "driver")).toMatchObject({ datadogToken: true, datadogApi: true });
     });
 
     it("reports the grant Ready with nothing missed, because the grant does not match the submitter at all", async () => {
@@ -175,9 +213,10 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
   describe("a grant naming a RayJob (spec.ray.rayJobs), no podSelector", () => {
     let clusterPods: V1Pod[];
     let submitter: V1Pod;
+    let rayJob: RayJobStatus;
 
     beforeAll(async () => {
-      ({ clusterPods, submitter } = await runRayJob(namespaces.byName, {}));
+      ({ clusterPods, submitter, rayJob } = await runRayJob(namespaces.byName, {}));
     }, 300_000);
 
     it("gives the head, the worker and the submitter of the RayJob it names credentials, with no label added anywhere", async () => {
@@ -186,6 +225,8 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
         expect(await credentialCheck(pod), pod.metadata!.name).toMatchObject({ datadogToken: true, awsArn: expect.stringMatching(/:assumed-role\/ray\//) });
       }
       expect(submitter.status!.phase).toBe("Succeeded");
+      expect(rayJob).toMatchObject({ jobDeploymentStatus: "Complete", jobStatus: "SUCCEEDED" });
+      expect(await credentialCheck(submitter, "driver")).toMatchObject({ datadogToken: true, datadogApi: true });
     });
 
     it("lists the RayJob in the grant's status with its live pods injected", async () => {
@@ -210,8 +251,14 @@ function rayTemplate(): TemplateOptions {
       { name: "AWS_ENDPOINT_URL_STS", value: stack!.stsUrl },
       { name: "HOME", value: "/tmp" },
     ],
-    volumeMounts: [{ name: "aws-iam-token", mountPath: IRSA_TOKEN_DIR, readOnly: true }],
-    volumes: [{ name: "aws-iam-token", projected: { sources: [{ serviceAccountToken: { audience: IRSA_AUDIENCE, expirationSeconds: 86400, path: "token" } }] } }],
+    volumeMounts: [
+      { name: "aws-iam-token", mountPath: IRSA_TOKEN_DIR, readOnly: true },
+      { name: "ray-job-code", mountPath: JOB_CODE_DIR, readOnly: true },
+    ],
+    volumes: [
+      { name: "aws-iam-token", projected: { sources: [{ serviceAccountToken: { audience: IRSA_AUDIENCE, expirationSeconds: 86400, path: "token" } }] } },
+      { name: "ray-job-code", configMap: { name: "ray-job-code" } },
+    ],
   };
 }
 
@@ -223,8 +270,14 @@ async function readyRayPods(namespace: string, labelSelector: string, count: num
   return await Promise.all(pods.map((pod) => waitForPod(admin, namespace, pod.metadata!.name!, "to be ready (KubeRay's probes)", isRunningAndReady, 180_000)));
 }
 
-async function runRayJob(namespace: string, labels: Record<string, string>): Promise<{ clusterPods: V1Pod[]; submitter: V1Pod }> {
-  await createRayJob(admin, namespace, "nightly", { clusterLabels: labels, submitterLabels: labels, workers: 1, template: rayTemplate() });
+async function runRayJob(namespace: string, labels: Record<string, string>): Promise<{ clusterPods: V1Pod[]; submitter: V1Pod; rayJob: RayJobStatus }> {
+  await createRayJob(admin, namespace, "nightly", {
+    clusterLabels: labels,
+    submitterLabels: labels,
+    workers: 1,
+    template: rayTemplate(),
+    entrypoint: `python3 ${JOB_CODE_DIR}/ray_driver.py ${stack!.datadogUrl}`,
+  });
   const rayCluster = await eventually("KubeRay to generate the RayJob's RayCluster", () => rayJobClusterName(admin, namespace, "nightly"), 60_000);
   const clusterPods = await readyRayPods(namespace, `ray.io/cluster=${rayCluster}`, 2);
   // KubeRay creates the submitter Job once the RayCluster is Ready; the Job controller its pod.
@@ -233,14 +286,23 @@ async function runRayJob(namespace: string, labels: Record<string, string>): Pro
     return found.length > 0 ? found : undefined;
   }, 120_000);
   const submitter = await waitForPod(admin, namespace, pod!.metadata!.name!, "to finish", hasFinished, 180_000);
-  return { clusterPods, submitter };
+  // KubeRay polls the dashboard every few seconds; the RayJob ends once the Ray job and the submitter have.
+  const rayJob = await eventually("KubeRay to finish the RayJob", async () => {
+    const status = await readRayJobStatus(admin, namespace, "nightly");
+    return status.jobDeploymentStatus === "Complete" || status.jobDeploymentStatus === "Failed" ? status : undefined;
+  }, 120_000);
+  return { clusterPods, submitter, rayJob };
 }
 
-/** The credential check tools/ray-standin printed in the Ray container. */
-async function credentialCheck(pod: V1Pod): Promise<CredentialCheck> {
+/**
+ * The credential check printed in the Ray container: by tools/ray-standin as
+ * head, worker or submitter (the pod's own role unless `role` says), or by the
+ * job's driver, whose output the submitter's `ray job logs --follow` prints.
+ */
+async function credentialCheck(pod: V1Pod, role = pod.metadata!.labels!["ray.io/node-type"] ?? "submitter"): Promise<CredentialCheck> {
   const container = pod.spec!.containers[0]!.name;
-  const lines = await eventually(`the credential check in ${pod.metadata!.name}`, async () => {
-    const found = (await podJsonLines(admin, pod.metadata!.namespace!, pod.metadata!.name!, container)).filter((line) => "ray" in line);
+  const lines = await eventually(`the ${role}'s credential check in ${pod.metadata!.name}`, async () => {
+    const found = (await podJsonLines(admin, pod.metadata!.namespace!, pod.metadata!.name!, container)).filter((line) => line.ray === role);
     return found.length > 0 ? found : undefined;
   });
   return lines[0] as unknown as CredentialCheck;

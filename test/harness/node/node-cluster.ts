@@ -11,6 +11,10 @@
 // server (through the `kubernetes` Service, by kube-proxy's DNAT), the test's
 // STS and Datadog stand-ins listening on the node address, and other pods;
 // nothing else. The API server calls webhook Services at their endpoints.
+// Pods resolve Service names through the node's cluster DNS (cluster-dns.ts,
+// on the node address); host processes that must resolve them too (KubeRay's
+// operator) get `dnsResolvConf` to bind over /etc/resolv.conf in a mount
+// namespace of their own.
 //
 // The node changes the host (see host.ts); startNodeCluster records the host
 // first and stop() restores it, as does the next start after a crash.
@@ -24,6 +28,7 @@ import { toolPaths } from "../tools.js";
 import { REPO_ROOT } from "../paths.js";
 import { leftoverRecord, NODE_NETWORK, NODE_STATE_DIR, removeRecord, restoreHost, takeHostSnapshot, writeRecord } from "./host.js";
 import { readImageIndex, type ImageIndex } from "./images.js";
+import { apiServiceLookup, CLUSTER_DOMAIN, startClusterDns, type ClusterDns } from "./cluster-dns.js";
 
 /** What tests need to use the node cluster; plain data, passed between vitest processes. */
 export interface NodeClusterInfo extends ClusterInfo {
@@ -33,6 +38,8 @@ export interface NodeClusterInfo extends ClusterInfo {
   readonly images: ImageIndex;
   /** The containerd socket, for `ctr`/crictl-like checks. */
   readonly containerdSocket: string;
+  /** A resolv.conf naming the node's cluster DNS, for host processes that resolve Service names. */
+  readonly dnsResolvConf: string;
 }
 
 export interface NodeCluster extends NodeClusterInfo {
@@ -56,6 +63,7 @@ export async function startNodeCluster(): Promise<NodeCluster> {
   const processes: TiedProcess[] = [];
   const controllers: TiedProcess[] = [];
   let cluster: Cluster | undefined;
+  let dns: ClusterDns | undefined;
   const stop = async () => {
     // Controllers first, so nothing recreates pods; then pods, while the
     // kubelet is up, so volumes unmount and CNI DEL runs.
@@ -63,6 +71,7 @@ export async function startNodeCluster(): Promise<NodeCluster> {
     if (cluster) await deleteAllPods(adminKubeConfig(cluster)).catch(() => undefined);
     // Reverse start order; the API server must be gone before etcd stops.
     for (const child of [...processes].reverse()) await child.stop(15_000);
+    await dns?.stop();
     await cluster?.stop();
     const remaining = restoreHost({ dir, before });
     removeRecord();
@@ -96,6 +105,9 @@ export async function startNodeCluster(): Promise<NodeCluster> {
       writeFileSync(path, kubeconfigYaml({ server: cluster!.server, caFile: cluster!.caFile, token: cluster!.identityTokens[name]!, user: name }), { mode: 0o600 });
       return path;
     };
+    dns = await startClusterDns({ address: NODE_NETWORK.nodeAddress, lookup: apiServiceLookup(adminKubeConfig(cluster)) });
+    const dnsResolvConf = join(dir, "resolv.conf");
+    writeFileSync(dnsResolvConf, `nameserver ${NODE_NETWORK.nodeAddress}\n`);
     const { kube } = toolPaths();
     const containerd = await startContainerd(dir, images, processes);
     controllers.push(
@@ -157,6 +169,7 @@ export async function startNodeCluster(): Promise<NodeCluster> {
       nodeAddress: NODE_NETWORK.nodeAddress,
       images,
       containerdSocket: containerd,
+      dnsResolvConf,
       stop,
     };
   } catch (error) {
@@ -281,9 +294,11 @@ async function writeKubeletConfig(dir: string, containerdSocket: string): Promis
         x509: { clientCAFile: join(dir, "pki/kubelet-client-ca.crt") },
       },
       authorization: { mode: "AlwaysAllow" },
-      // No cluster DNS and no host resolver in pods: they resolve nothing.
+      // Pods (dnsPolicy ClusterFirst) resolve Service names through the node's
+      // cluster DNS; the host's resolver is never handed to a pod.
       resolvConf: "",
-      clusterDomain: "cluster.local",
+      clusterDNS: [NODE_NETWORK.nodeAddress],
+      clusterDomain: CLUSTER_DOMAIN,
       evictionHard: {},
       imageGCHighThresholdPercent: 100,
       imageGCLowThresholdPercent: 99,
