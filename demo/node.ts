@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const container = template.spec!.containers[0]!;
   if (kuberayBuilt) {
     await installKubeRayCrds(node);
-    const kuberay = await startKubeRay(node, [namespace], { ENABLE_INIT_CONTAINER_INJECTION: "false" });
+    const kuberay = await startKubeRay(node, [namespace]);
     cleanups.push(() => kuberay.stop());
     await createRayCluster(
       admin,
@@ -167,6 +167,27 @@ async function main(): Promise<void> {
   show(`$ kubectl logs ${head.metadata!.name} -n ${namespace} -c ${rayContainer}\n${await kubectl("logs", head.metadata!.name!, "-n", namespace, "-c", rayContainer)}`);
   const agentLog = await kubectl("logs", head.metadata!.name!, "-n", namespace, "-c", AGENT_CONTAINER_NAME);
   show(`$ kubectl logs ${head.metadata!.name} -n ${namespace} -c ${AGENT_CONTAINER_NAME} | jq -r .msg\n${agentLog.split("\n").filter(Boolean).slice(0, 5).map((line) => (JSON.parse(line) as { msg: string }).msg).join("\n")}`);
+
+  step(
+    "Submit a Ray job, as a Ray user does",
+    "`ray job submit` to the head's dashboard; the job's driver runs in the head's Ray container and calls Datadog's API",
+    "with the token file and STS with the granted role, through the official clients and the env the webhook added.",
+  );
+  const driver = [
+    "import os, boto3",
+    "from datadog_api_client import ApiClient, Configuration",
+    "from datadog_api_client.v2.api.users_api import UsersApi",
+    "token = open(os.environ['DD_BEARER_TOKEN_FILE']).read().strip()",
+    `with ApiClient(Configuration(host='${stack.datadogUrl}', access_token=token)) as api:`,
+    "    me = UsersApi(api).list_users().data[0]",
+    "print('Datadog API, as this job:', me.attributes.handle)",
+    "print('AWS, as this job:', boto3.client('sts').get_caller_identity()['Arn'])",
+  ].join("\n");
+  const submitted = await kubectl("exec", head.metadata!.name!, "-n", namespace, "-c", rayContainer, "--", "ray", "job", "submit", "--address", "http://127.0.0.1:8265", "--", "python3", "-c", driver);
+  show(
+    `$ kubectl exec ${head.metadata!.name} -n ${namespace} -c ${rayContainer} -- ray job submit --address http://127.0.0.1:8265 -- python3 job.py\n` +
+      submitted.split("\n").filter((line) => !line.startsWith("{")).join("\n"),
+  );
 
   step("A refresh, as the Ray container sees it", `Tokens live ${TOKEN_TTL_SECONDS} s here; the agent renews each before it expires and replaces the file atomically.`);
   const fingerprint = async () => (await kubectl("exec", head.metadata!.name!, "-n", namespace, "-c", rayContainer, "--", "sha256sum", "/var/run/ddcred/datadog-token")).split(" ")[0]!.slice(0, 12);

@@ -19,6 +19,9 @@ describe.skipIf(skip !== undefined)(`the demo on a real node${skip ? ` (skipped:
     expect(stdout).toMatch(/training-head-\S+\s+2\/2\s+Running/);
     expect(stdout).toContain("ddcred-agent | ray-head");
     expect(stdout).toMatch(/\{"ray": "head", "datadogToken": true, "awsArn": "arn:aws:sts::\d{12}:assumed-role\/ray\//);
+    expect(stdout).toMatch(/Datadog API, as this job: arn:aws:sts::\d{12}:assumed-role\/ray\//);
+    expect(stdout).toMatch(/AWS, as this job: arn:aws:sts::\d{12}:assumed-role\/ray\//);
+    expect(stdout).toMatch(/Job 'raysubmit_[0-9a-f]+' succeeded/);
     expect(stdout).toContain("ready: every granted credential is held");
     expect(stdout).toMatch(/\(renewed: true\)/);
     expect(stdout).toMatch(/ddcred_credential_expiry_timestamp_seconds\{kind="datadog_token",expiry="reported"\}/);

@@ -362,10 +362,19 @@ async function deleteAllPods(admin: KubeConfig): Promise<void> {
  * cgroups); DDCRED_NODE=off skips it, and so does a run whose file filters
  * (vitest's positional arguments) select no file under test/node.
  */
+/** vitest options whose value is the next argument (`-t pattern`), not a file filter. */
+const OPTIONS_WITH_VALUES = new Set(["-t", "--testNamePattern", "-c", "--config", "--reporter", "--outputFile", "--project", "--root", "-r", "--dir", "--shard", "--maxWorkers"]);
+
 export function nodeClusterWanted(argv: readonly string[] = process.argv): true | string {
   if (process.env.DDCRED_NODE === "off") return "DDCRED_NODE=off";
-  const filters = argv.slice(argv.indexOf("run") + 1).filter((arg) => !arg.startsWith("-"));
-  const nodeFiles = readdirSync(join(REPO_ROOT, "test/node"), { recursive: true, encoding: "utf8" }).map((file) => `test/node/${file}`);
+  const args = argv.slice(argv.indexOf("run") + 1);
+  // File filters: the arguments that are neither options nor an option's value.
+  const filters = args.filter((arg, index) => !arg.startsWith("-") && !OPTIONS_WITH_VALUES.has(args[index - 1] ?? ""));
+  const nodeFiles = [
+    ...readdirSync(join(REPO_ROOT, "test/node"), { recursive: true, encoding: "utf8" }).map((file) => `test/node/${file}`),
+    // The demo test runs the node demo on the run's node.
+    "test/demo/demo.test.ts",
+  ];
   if (argv.includes("run") && filters.length > 0 && !filters.some((filter) => nodeFiles.some((file) => file.includes(filter)))) {
     return "no test file of this run needs it";
   }
