@@ -12,7 +12,17 @@
 //     the bundle holding it has had time to reach the webhook configuration
 //     (publicationDelayMs), so the API server trusts it before any replica
 //     serves it. An old CA leaves the bundle when it expires, and with it the
-//     last certificate it signed (serving certificates never outlive their CA).
+//     last certificate it signed (serving certificates never outlive their CA);
+//   - a Secret that disappears (deleted by hand, as the runbook's "renew at
+//     once" does) or turns unusable is rebuilt from what the replica still
+//     serves, not from nothing: the API server keeps trusting the bundle it
+//     holds until a replica patches the webhook configuration, and replicas
+//     keep serving what they loaded until they see the new Secret, so a new CA
+//     alone (and a serving certificate from it) would leave a moment where the
+//     API server trusts nothing a replica serves. The new CA goes in front of
+//     the CAs served so far, the served certificate stays, and it moves to the
+//     new CA after the publication delay, as in a CA rotation. Only a replica
+//     that serves nothing usable (a first start) starts from nothing.
 import { namesCovered, unionOfNames, type SubjectNames } from "./serving-names.js";
 import type { AuthorityFacts, CertificateFacts, Reading, TlsMaterial } from "./tls-material.js";
 
@@ -78,13 +88,19 @@ export function publicationDelayMs(policy: CertificatePolicy): number {
   return Math.min(60_000, Math.max(1_000, policy.servingLifetimeMs / 4));
 }
 
-export function planRotation(observed: ObservedSecret, now: number, policy: CertificatePolicy): RotationPlan {
+/**
+ * `served` is the material this replica loaded last and serves now, if any:
+ * what a missing or unusable Secret is rebuilt from (the change then keeps its
+ * serving certificate, so contentsAfter must be given that material as the
+ * current one).
+ */
+export function planRotation(observed: ObservedSecret, now: number, policy: CertificatePolicy, served?: TlsMaterial): RotationPlan {
   if (!observed.exists) {
-    return write("SecretMissing", "the webhook TLS Secret does not exist yet: creating a CA and a serving certificate", "replace", policy.names, []);
+    return rebuild("SecretMissing", "the webhook TLS Secret is gone", "the webhook TLS Secret does not exist yet: creating a CA and a serving certificate", now, policy, served);
   }
   if (!observed.reading.ok) {
-    const { reason, message } = observed.reading.problem;
-    return write("SecretUnreadable", `the webhook TLS Secret is unusable (${reason}: ${message}): replacing it`, "replace", policy.names, []);
+    const problem = `the webhook TLS Secret is unusable (${observed.reading.problem.reason}: ${observed.reading.problem.message})`;
+    return rebuild("SecretUnreadable", problem, `${problem}: replacing it`, now, policy, served);
   }
   const material = observed.reading.value;
   const [signer, ...others] = material.authorities as [AuthorityFacts, ...AuthorityFacts[]];
@@ -126,6 +142,39 @@ export function planRotation(observed: ObservedSecret, now: number, policy: Cert
   const moments = [renewalTime(signer), renewalTime(serving), serving.notAfter, ...others.map((authority) => authority.notAfter)];
   if (!signedBySigner) moments.push(signerPublishedAt);
   return { action: "keep", recheckAt: Math.min(...moments.filter((moment) => moment > now)) };
+}
+
+/** A Secret to write from scratch: from what this replica serves when that can carry the API server's trust, else from nothing. */
+function rebuild(
+  reason: "SecretMissing" | "SecretUnreadable",
+  problem: string,
+  fromScratch: string,
+  now: number,
+  policy: CertificatePolicy,
+  served: TlsMaterial | undefined,
+): RotationPlan {
+  const bridge = served ? bridgeAuthorities(served, now, policy) : undefined;
+  if (!bridge) return write(reason, fromScratch, "replace", policy.names, []);
+  const message = `${problem}: writing it with a new CA in front of the CAs served so far, keeping the served certificate until the new CA is published`;
+  return write(reason, message, "add", undefined, bridge);
+}
+
+/**
+ * The CAs of what a replica serves that can carry the API server's trust while
+ * a new CA is published: all those still valid, provided the served
+ * certificate is valid, signed by one of them, has every name the webhook is
+ * reached by, and outlives the publication delay (otherwise it would have to
+ * be replaced before the new CA can sign, and nothing is gained).
+ */
+function bridgeAuthorities(served: TlsMaterial, now: number, policy: CertificatePolicy): AuthorityFacts[] | undefined {
+  const valid = served.authorities.filter((authority) => authority.notBefore <= now && now < authority.notAfter);
+  const serving = served.serving;
+  const usable =
+    serving.notBefore <= now &&
+    now + publicationDelayMs(policy) < serving.notAfter &&
+    valid.some((authority) => authority.fingerprint === served.servingIssuer) &&
+    namesCovered(serving.names, policy.names);
+  return usable ? valid : undefined;
 }
 
 function write(

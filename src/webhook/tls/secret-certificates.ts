@@ -48,6 +48,8 @@ export class SecretCertificates extends ServedCertificate implements CaBundleSou
   /** Latest Secret known: undefined before the first read, null when it does not exist. */
   private latest: V1Secret | null | undefined;
   private bundle: string | undefined;
+  /** The material loaded last: what this replica serves, and what a deleted Secret is rebuilt from. */
+  private served: TlsMaterial | undefined;
   private readonly bundleListeners = new Set<(bundle: string) => void>();
 
   constructor(private readonly options: SecretCertificatesOptions) {
@@ -115,11 +117,15 @@ export class SecretCertificates extends ServedCertificate implements CaBundleSou
       const observed = observe(secret);
       if (observed.exists && observed.reading.ok) this.load(observed.reading.value);
       const now = this.now();
-      const plan = planRotation(observed, now, policy);
+      const plan = planRotation(observed, now, policy, this.served);
       if (plan.action === "keep") return plan.recheckAt + 10;
 
       const { reason, message } = plan.change;
-      const current = observed.exists && observed.reading.ok ? { material: observed.reading.value, authorityAddedAt: observed.authorityAddedAt } : undefined;
+      // A Secret that is gone or unusable is rebuilt from what this replica serves (when the plan keeps its certificate).
+      const current =
+        observed.exists && observed.reading.ok
+          ? { material: observed.reading.value, authorityAddedAt: observed.authorityAddedAt }
+          : this.served && { material: this.served, authorityAddedAt: undefined };
       const contents = await contentsAfter(current, plan.change, now, policy);
       try {
         secret = secret ? await this.replace(secret, contents) : await this.create(contents);
@@ -145,6 +151,7 @@ export class SecretCertificates extends ServedCertificate implements CaBundleSou
   /** Starts serving what the Secret holds and tells listeners what changed. */
   private load(material: TlsMaterial): void {
     const { logger, metrics, secretName } = this.options;
+    this.served = material;
     const serving = material.serving;
     if (this.serving?.fingerprint !== serving.fingerprint) {
       const first = !this.loaded();

@@ -59,6 +59,42 @@ describe("the TLS rotation plan", () => {
     expect(planRotation(observed, T0, policy)).toMatchObject({ action: "write", change: { reason: "SecretUnreadable", authority: "replace" } });
   });
 
+  it("rebuilds a deleted Secret from what the replica serves: a new CA in front of the CAs it served, its certificate kept", () => {
+    const ca1 = authority("ca1", T0);
+    const served = present([ca1], { issuer: "ca1", notBefore: T0 }, T0);
+    if (!served.exists || !served.reading.ok) throw new Error("bug");
+    const plan = planRotation({ exists: false }, T0 + 10 * SECOND, policy, served.reading.value);
+    expect(plan).toMatchObject({ action: "write", change: { reason: "SecretMissing", authority: "add", serving: { issue: false }, retainedAuthorities: [ca1] } });
+  });
+
+  it("rebuilds an unusable Secret from what the replica serves, the same way", () => {
+    const ca1 = authority("ca1", T0);
+    const served = present([ca1], { issuer: "ca1", notBefore: T0 }, T0);
+    if (!served.exists || !served.reading.ok) throw new Error("bug");
+    const observed: ObservedSecret = { exists: true, reading: { ok: false, problem: { reason: "MissingData", message: "tls.crt is missing" } }, authorityAddedAt: undefined };
+    expect(planRotation(observed, T0 + 10 * SECOND, policy, served.reading.value)).toMatchObject({
+      action: "write",
+      change: { reason: "SecretUnreadable", authority: "add", serving: { issue: false }, retainedAuthorities: [ca1] },
+    });
+  });
+
+  it("starts a deleted Secret from nothing when what the replica serves could not carry the trust until a new CA is published", () => {
+    const ca1 = authority("ca1", T0);
+    const material = (observed: ObservedSecret) => (observed.exists && observed.reading.ok ? observed.reading.value : undefined);
+    // Expires before a new CA could be published.
+    const expiring = material(present([ca1], { issuer: "ca1", notBefore: T0 }, T0));
+    expect(planRotation({ exists: false }, T0 + 90 * SECOND - publicationDelayMs(policy), policy, expiring)).toMatchObject({ change: { authority: "replace" } });
+    // Signed by no CA it serves.
+    const untrusted = material(present([ca1], { issuer: undefined, notBefore: T0 }, T0));
+    expect(planRotation({ exists: false }, T0 + SECOND, policy, untrusted)).toMatchObject({ change: { authority: "replace" } });
+    // Lacks a name the webhook is reached by.
+    const misnamed = material(present([ca1], { issuer: "ca1", notBefore: T0, names: { dnsNames: ["old.example"], ipAddresses: [] } }, T0));
+    expect(planRotation({ exists: false }, T0 + SECOND, policy, misnamed)).toMatchObject({ change: { authority: "replace" } });
+    // Its CA has expired (a replica that served on while renewal failed).
+    const stale = material(present([authority("ca1", T0 - 900 * SECOND)], { issuer: "ca1", notBefore: T0 - 10 * SECOND }, T0));
+    expect(planRotation({ exists: false }, T0, policy, stale)).toMatchObject({ change: { authority: "replace" } });
+  });
+
   it("keeps fresh material and looks again when the serving certificate reaches its last third", () => {
     const observed = present([authority("ca1", T0)], { issuer: "ca1", notBefore: T0 }, T0);
     const plan = planRotation(observed, T0 + 10 * SECOND, policy);
@@ -175,7 +211,42 @@ describe("the TLS material over several CA lifetimes", () => {
     expect(reasons).not.toContain("ServingCertificateUntrusted");
   });
 
+  it("never leaves the certificate a replica serves untrusted by the bundle the API server holds when the Secret is deleted", async () => {
+    // What the API server trusts is the bundle last published; what a replica serves is the certificate it loaded last.
+    const life: CertificatePolicy = { ...policy, servingLifetimeMs: 60 * SECOND, authorityLifetimeMs: 180 * SECOND };
+    const delay = publicationDelayMs(life);
+    const first = await contentsAfter(undefined, writeChange(planRotation({ exists: false }, T0, life)), T0, life);
+    const published = readOk(first.files);
+
+    // Deleted: the replica rebuilds the Secret from what it serves.
+    const now = T0 + 10 * SECOND;
+    const plan = planRotation({ exists: false }, now, life, published);
+    const rebuilt = readOk((await contentsAfter({ material: published, authorityAddedAt: undefined }, writeChange(plan), now, life)).files);
+    const trusted = new Set(published.authorities.map((authority) => authority.fingerprint));
+    // Replicas load the rebuilt Secret before the API server holds its bundle: what they serve must be trusted by the old one...
+    expect(trusted.has(rebuilt.servingIssuer!), "the rebuilt Secret's certificate is trusted by the bundle published before").toBe(true);
+    // ...and by the new one, which the API server may hold before a lagging replica loads the rebuilt Secret.
+    expect(rebuilt.authorities.map((authority) => authority.fingerprint)).toEqual(expect.arrayContaining([...trusted]));
+    expect(rebuilt.authorities[0]!.fingerprint, "a new CA signs from now on").not.toBe(published.authorities[0]!.fingerprint);
+
+    // The serving certificate moves to the new CA only after the publication delay.
+    const observed = (material: TlsMaterial, addedAt: number): ObservedSecret => ({ exists: true, reading: { ok: true, value: material }, authorityAddedAt: addedAt });
+    expect(planRotation(observed(rebuilt, now), now + delay - 1, life)).toMatchObject({ action: "keep", recheckAt: now + delay });
+    expect(planRotation(observed(rebuilt, now), now + delay, life)).toMatchObject({ action: "write", change: { reason: "AuthorityPublished", serving: { issue: true } } });
+  });
+
   it("renews a certificate with a third of its lifetime left", () => {
     expect(renewalTime({ fingerprint: "x", notBefore: T0, notAfter: T0 + 90 * SECOND })).toBe(T0 + 60 * SECOND);
   });
 });
+
+function writeChange(plan: ReturnType<typeof planRotation>) {
+  if (plan.action !== "write") throw new Error(`expected a write, got ${JSON.stringify(plan)}`);
+  return plan.change;
+}
+
+function readOk(files: TlsSecretContents["files"]): TlsMaterial {
+  const reading = readTlsMaterial(files);
+  if (!reading.ok) throw new Error(reading.problem.message);
+  return reading.value;
+}
