@@ -29,8 +29,8 @@ export async function apiServerRestart(): Promise<DrillReport> {
     });
 
     const started = performance.now();
-    // The chart's leader-election timings; the webhook is not what this drill is about.
-    const replica = await plane.startReplica({ DDCRED_WEBHOOK_ENABLED: "false" }, { waitReady: false });
+    // The chart's leader-election timings.
+    const replica = await plane.startReplica({}, { waitReady: false });
     const watch = watchConvergence(fleet, expected, { intervalMs: 500 });
     // The operator's own log says when it is under way, without loading the API server.
     while (countLogLines(logSoFar(replica.operator.process), "status updated") < RESTART_WHEN_CONVERGED) {

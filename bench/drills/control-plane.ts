@@ -1,15 +1,16 @@
 // A control plane of the drill's own (never the test suite's shared one):
 // kube-apiserver + etcd, the CRDs, the operator's ServiceAccount bound to the
-// chart's exact RBAC, and operator replicas started from dist/operator.mjs.
+// chart's exact RBAC, and operator replicas started from dist/operator.mjs,
+// controller only: the webhook drills run on the real node (node.ts), where
+// the API server reaches the webhook through its Service.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { adminKubeConfig, serviceAccountKubeconfig, startCluster, type Cluster } from "../../test/harness/cluster.js";
 import { createNamespace, createOperatorRbac, installCrd } from "../../test/harness/kube.js";
 import { startOperator, type OperatorProcess } from "../../test/harness/operator.js";
-import { freePort } from "../../test/harness/process.js";
 
 export const AGENT_IMAGE = "registry.example/ddcred-operator:drill";
-export const WEBHOOK_CONFIGURATION = "ddcred-operator";
-export const TLS_SECRET = "ddcred-operator-webhook-tls";
+const WEBHOOK_CONFIGURATION = "ddcred-operator";
+const TLS_SECRET = "ddcred-operator-webhook-tls";
 export const LEASE = "ddcred-operator";
 
 export interface DrillControlPlane {
@@ -27,8 +28,6 @@ export interface DrillControlPlane {
 export interface Replica {
   readonly name: string;
   readonly operator: OperatorProcess;
-  /** The webhook port (0 when the webhook is disabled). */
-  readonly webhookPort: number;
 }
 
 export async function startDrillControlPlane(): Promise<DrillControlPlane> {
@@ -47,7 +46,6 @@ export async function startDrillControlPlane(): Promise<DrillControlPlane> {
       operatorNamespace,
       operatorKubeconfig,
       async startReplica(env, options = {}) {
-        const webhookPort = env.DDCRED_WEBHOOK_ENABLED === "false" ? 0 : await freePort();
         const operator = await startOperator({
           kubeconfig: operatorKubeconfig,
           namespace: operatorNamespace,
@@ -55,15 +53,12 @@ export async function startDrillControlPlane(): Promise<DrillControlPlane> {
           env: {
             DDCRED_LOG_LEVEL: "info",
             DDCRED_AGENT_IMAGE: AGENT_IMAGE,
-            DDCRED_WEBHOOK_PORT: String(webhookPort),
-            DDCRED_WEBHOOK_EXTRA_SANS: "127.0.0.1",
-            DDCRED_WEBHOOK_CONFIGURATION_NAME: WEBHOOK_CONFIGURATION,
-            DDCRED_TLS_SECRET_NAME: TLS_SECRET,
+            DDCRED_WEBHOOK_ENABLED: "false",
             DDCRED_LEASE_NAME: LEASE,
             ...env,
           },
         });
-        const replica = { name: `replica-${replicas.length + 1}`, operator, webhookPort };
+        const replica = { name: `replica-${replicas.length + 1}`, operator };
         replicas.push(replica);
         return replica;
       },

@@ -1,25 +1,22 @@
 // The failure drills: each breaks one part of a running installation on its
 // own loopback control plane and prints what users saw, what was lost and how
 // long recovery took; then one table of all. Measures, asserts nothing: the
-// exit code is 1 only when a drill itself crashed.
+// exit code is 1 only when a drill itself crashed. The webhook's drills
+// (replica loss, Helm rollout, certificate rotation) run on the real node,
+// through the webhook's Service: node.ts.
 //   node scripts/run-ts.mjs bench/drills/run.ts [drill names...]
 import { execFileSync } from "node:child_process";
 import { REPO_ROOT } from "../../test/harness/kube.js";
 import { printDrill, printSummary, type DrillReport, type DrillRun } from "./report.js";
 import { apiServerRestart } from "./apiserver-restart.js";
-import { certificateRotation } from "./certificate-rotation.js";
 import { datadogOutage } from "./datadog-outage.js";
 import { leaderLoss } from "./leader-loss.js";
 import { stsOutage } from "./sts-outage.js";
-import { webhookReplicaLoss } from "./webhook-replica-loss.js";
 
 const DRILLS: Readonly<Record<string, () => Promise<DrillReport>>> = {
-  "webhook-replica-graceful": () => webhookReplicaLoss("graceful"),
-  "webhook-replica-hard": () => webhookReplicaLoss("hard"),
   "apiserver-restart": apiServerRestart,
   "sts-outage": stsOutage,
   "datadog-outage": datadogOutage,
-  "cert-rotation": certificateRotation,
   "leader-loss": leaderLoss,
 };
 

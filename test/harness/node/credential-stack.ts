@@ -43,8 +43,9 @@ export const SHARED_STACK_OPTIONS = {
     { role: "irsa/reporter-base", sessionName: "reporter-irsa" },
     { role: "irsa/ray-base", sessionName: "ray-irsa" },
   ],
-  // The webhook drills break a release of their own: this one leaves their namespaces to it.
-  values: { webhook: { namespaceSelectorExpressions: [{ key: "ddcred-test/release", operator: "NotIn", values: ["drill"] }] } },
+  // The webhook drills break releases of their own (drill; drill-rotation, webhook-drills.ts's
+  // ROTATION_SCOPE): this one leaves their namespaces to them.
+  values: { webhook: { namespaceSelectorExpressions: [{ key: "ddcred-test/release", operator: "NotIn", values: ["drill", "drill-rotation"] }] } },
 } as const satisfies CredentialStackOptions;
 
 export interface CredentialStackOptions {
