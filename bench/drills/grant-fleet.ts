@@ -25,6 +25,8 @@ export interface ExpectedStatus {
   readonly injectedPods: number;
   readonly stalePods: number;
   readonly missedPods: number;
+  /** Pods still running an agent of a grant that policy now denies (absent: none). */
+  readonly revokedPods?: number;
 }
 
 export interface GrantFleet {
@@ -102,7 +104,8 @@ function statusIs(grant: Grant, expected: ExpectedStatus): boolean {
     ready.observedGeneration === generation &&
     status?.injectedPods === expected.injectedPods &&
     status?.stalePods === expected.stalePods &&
-    status?.missedPods === expected.missedPods
+    status?.missedPods === expected.missedPods &&
+    (status?.revokedPods ?? 0) === (expected.revokedPods ?? 0)
   );
 }
 

@@ -22,18 +22,19 @@ export async function leaderLoss(): Promise<DrillReport> {
   const plane = await startDrillControlPlane();
   try {
     const fleet = await createGrantFleet(plane.admin, GRANTS);
+    // A denied grant's injected pod still runs its agent: the status counts it as revoked, not injected.
     const status = (ready: "True" | "False", reason: string) => (ref: GrantRef): ExpectedStatus => ({
       ready,
       reason,
-      injectedPods: 1,
+      injectedPods: ready === "True" ? 1 : 0,
+      revokedPods: ready === "True" ? 0 : 1,
       stalePods: 0,
       missedPods: hasMissedPod(ref) ? 1 : 0,
     });
-    const controllerOnly = { DDCRED_WEBHOOK_ENABLED: "false" };
-    const first = await plane.startReplica(controllerOnly);
+    const first = await plane.startReplica({});
     const valid = watchConvergence(fleet, status("True", "Valid"), { intervalMs: 250, timeoutMs: 120_000 });
     await valid.done;
-    const second = await plane.startReplica(controllerOnly);
+    const second = await plane.startReplica({});
     const leases = plane.admin.makeApiClient(CoordinationV1Api);
     const holder = async () =>
       (await leases.readNamespacedLease({ name: LEASE, namespace: plane.operatorNamespace })).spec?.holderIdentity ?? "";
@@ -105,7 +106,7 @@ export async function leaderLoss(): Promise<DrillReport> {
     return {
       drill: "leader-loss",
       saw: `status updates paused ${seconds(takeoverAt - killAt)} (lease expiry); no error surfaced`,
-      lost: `${GRANTS - final.converged} grants with a wrong status; ${withoutEvent} of ${GRANTS} grants never got their PolicyDenied Event`,
+      lost: `${GRANTS - final.converged} grants with a wrong status${final.wrong[0] ? ` (first: ${JSON.stringify(final.wrong[0].status).slice(0, 300)})` : ""}; ${withoutEvent} of ${GRANTS} grants never got their PolicyDenied Event`,
       recovered: `new leader ${seconds(takeoverAt - killAt)} after the kill; all ${GRANTS} converged ${seconds(doneAt - killAt)} after it`,
       figures: [
         ["replicas", `2, lease ${LEASE_DURATION_SECONDS} s / renew deadline 10 s / retry 2 s (chart defaults); webhook off`],
