@@ -8,9 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { agentEnv, AGENT_BUNDLE, buildBundles, metricValue, TEST_ORG_UUID } from "../../test/agent/agent-process.js";
-import { startDatadogService, type DatadogService } from "../../test/harness/datadog.js";
-import { startMoto, type MotoServer } from "../../test/harness/moto.js";
+import { agentEnv, AGENT_BUNDLE, buildBundles, metricValue } from "../../test/agent/agent-process.js";
+import { startCredentialPeers, type CredentialPeers } from "../../test/harness/credential-peers.js";
 import { REPO_ROOT } from "../../test/harness/paths.js";
 import { toolPaths } from "../../test/harness/tools.js";
 import { AGENT_ENV } from "../../src/shared/agent-config.js";
@@ -110,15 +109,14 @@ function credentialProcessRunMs(file: string, runs = 50): { medianMs: number; p9
 
 async function main(): Promise<void> {
   buildBundles();
-  let moto: MotoServer | undefined;
-  let datadog: DatadogService | undefined;
+  let peers: CredentialPeers | undefined;
   let bare: Running | undefined;
   let agent: Running | undefined;
   let cycling: Running | undefined;
   const dirs: string[] = [];
   try {
-    moto = await startMoto();
-    datadog = await startDatadogService({ stsUrl: moto.url, orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }] });
+    peers = await startCredentialPeers();
+    const { moto, datadog } = peers;
 
     // Baseline: the bare server, same load, same settling.
     bare = run([join(REPO_ROOT, "bench/agent/bare-server.mjs")], { PATH: process.env.PATH });
@@ -228,8 +226,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
   } finally {
     await Promise.all([stop(bare), stop(agent), stop(cycling)]);
-    await datadog?.stop();
-    await moto?.stop();
+    await peers?.stop();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -2,10 +2,10 @@
 // behind a fault proxy), the Datadog token service, and a consumer reading
 // everything it delivers. One stop() ends them all, in reverse order.
 import { setTimeout as sleep } from "node:timers/promises";
-import { startAgentProcess, TEST_ORG_UUID, type AgentProcess } from "../../test/agent/agent-process.js";
-import { startDatadogService, type DatadogService } from "../../test/harness/datadog.js";
+import { startReadyAgent, type AgentProcess } from "../../test/agent/agent-process.js";
+import { startCredentialPeers } from "../../test/harness/credential-peers.js";
+import type { DatadogService } from "../../test/harness/datadog.js";
 import { startFaultProxy, type FaultProxy } from "../../test/harness/fault-proxy.js";
-import { startMoto } from "../../test/harness/moto.js";
 import { startCredentialConsumer, type CredentialConsumer } from "./credential-consumer.js";
 
 export interface AgentUnderTest {
@@ -27,27 +27,18 @@ export async function startAgentUnderTest(options: {
     for (const step of stops.reverse()) await step().catch(() => undefined);
   };
   try {
-    const moto = await startMoto();
-    stops.push(() => moto.stop());
-    const datadog = await startDatadogService({
-      stsUrl: moto.url,
-      orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }],
-      tokenTtlSeconds: options.tokenTtlSeconds,
-    });
-    stops.push(() => datadog.stop());
-    const stsProxy = options.stsProxy ? await startFaultProxy(moto.url) : undefined;
+    const peers = await startCredentialPeers({ tokenTtlSeconds: options.tokenTtlSeconds });
+    stops.push(() => peers.stop());
+    const stsProxy = options.stsProxy ? await startFaultProxy(peers.moto.url) : undefined;
     if (stsProxy) stops.push(() => stsProxy.stop());
-    const agent = await startAgentProcess({
-      moto,
-      datadogUrl: datadog.url,
+    const agent = await startReadyAgent(peers, {
       ...(stsProxy ? { stsUrl: stsProxy.url } : {}),
       ...(options.sessionDurationSeconds ? { sessionDurationSeconds: options.sessionDurationSeconds } : {}),
     });
     stops.push(() => agent.stop());
-    await agent.waitReady();
-    const consumer = startCredentialConsumer(agent, datadog.url);
+    const consumer = startCredentialConsumer(agent, peers.datadog.url);
     stops.push(() => consumer.stop());
-    return { datadog, ...(stsProxy ? { stsProxy } : {}), agent, consumer, stop };
+    return { datadog: peers.datadog, ...(stsProxy ? { stsProxy } : {}), agent, consumer, stop };
   } catch (error) {
     await stop();
     throw error;

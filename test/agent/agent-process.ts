@@ -7,12 +7,12 @@ import { join } from "node:path";
 import { AGENT_NODE_FLAGS } from "../../src/agent/node-flags.js";
 import { AGENT_ENV } from "../../src/shared/agent-config.js";
 import { CREDENTIAL_FILES } from "../../src/shared/names.js";
+import { PEERS_ORG_UUID, type CredentialPeers } from "../harness/credential-peers.js";
 import type { MotoServer } from "../harness/moto.js";
 import { REPO_ROOT } from "../harness/paths.js";
 import { freePort, spawnTied, waitFor, type TiedProcess } from "../harness/process.js";
 
 export const AGENT_BUNDLE = join(REPO_ROOT, "dist/agent.mjs");
-export const TEST_ORG_UUID = "0f8f2b4e-6c1a-4d7e-9b3a-2c5d8e1f4a6b";
 
 export function buildBundles(): void {
   execFileSync(process.execPath, [join(REPO_ROOT, "scripts/build.mjs")], { cwd: REPO_ROOT, stdio: "inherit" });
@@ -68,7 +68,7 @@ export async function agentEnv(options: AgentProcessOptions, credentialsDir: str
     [AGENT_ENV.region]: "us-east-1",
     [AGENT_ENV.sessionDurationSeconds]: String(options.sessionDurationSeconds ?? 3600),
     [AGENT_ENV.exposeToWorkload]: String(options.exposeToWorkload ?? true),
-    [AGENT_ENV.orgUuid]: TEST_ORG_UUID,
+    [AGENT_ENV.orgUuid]: PEERS_ORG_UUID,
     [AGENT_ENV.site]: "datadoghq.com",
     [AGENT_ENV.apiToken]: String(options.apiToken ?? true),
     [AGENT_ENV.intakeKey]: String(options.intakeKey ?? false),
@@ -121,6 +121,21 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
       rmSync(root, { recursive: true, force: true });
     },
   };
+  return agent;
+}
+
+/** An agent against the peers, once it holds every credential it is granted; stopped again if it never does. */
+export async function startReadyAgent(
+  peers: Pick<CredentialPeers, "moto" | "datadog">,
+  options: Omit<AgentProcessOptions, "moto" | "datadogUrl"> = {},
+): Promise<AgentProcess> {
+  const agent = await startAgentProcess({ moto: peers.moto, datadogUrl: peers.datadog.url, ...options });
+  try {
+    await agent.waitReady();
+  } catch (error) {
+    await agent.stop();
+    throw error;
+  }
   return agent;
 }
 

@@ -10,10 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_PATHS } from "../../src/shared/names.js";
-import { startDatadogService, type DatadogService } from "../harness/datadog.js";
-import { startMoto, type MotoServer } from "../harness/moto.js";
+import { startCredentialPeers, type CredentialPeers } from "../harness/credential-peers.js";
 import { REPO_ROOT, venvBin } from "../harness/paths.js";
-import { buildBundles, startAgentProcess, TEST_ORG_UUID, type AgentProcess } from "./agent-process.js";
+import { buildBundles, startReadyAgent, type AgentProcess } from "./agent-process.js";
 
 const CONSUMERS = join(REPO_ROOT, "test/agent/consumers");
 
@@ -50,22 +49,15 @@ function minimalBin(root: string): string {
   return bin;
 }
 
-let moto: MotoServer;
-let datadog: DatadogService;
+let peers: CredentialPeers;
 
 beforeAll(async () => {
   buildBundles();
-  moto = await startMoto();
-  datadog = await startDatadogService({
-    stsUrl: moto.url,
-    orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }],
-    tokenTtlSeconds: 3,
-  });
+  peers = await startCredentialPeers({ tokenTtlSeconds: 3 });
 });
 
 afterAll(async () => {
-  await datadog?.stop();
-  await moto?.stop();
+  await peers?.stop();
 });
 
 describe("real consumers of the agent's credentials", () => {
@@ -75,9 +67,8 @@ describe("real consumers of the agent's credentials", () => {
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), "ddcred-consumers-"));
-    agent = await startAgentProcess({ moto, datadogUrl: datadog.url, intakeKey: true });
-    await agent.waitReady();
-    expectedArn = `arn:aws:sts::${moto.accountId}:assumed-role/ddcred-test/team-a.app-7d4b9c-x2x9q`;
+    agent = await startReadyAgent(peers, { intakeKey: true });
+    expectedArn = `arn:aws:sts::${peers.moto.accountId}:assumed-role/ddcred-test/team-a.app-7d4b9c-x2x9q`;
   });
 
   afterAll(async () => {
@@ -90,7 +81,7 @@ describe("real consumers of the agent's credentials", () => {
     HOME: scratch,
     AWS_SHARED_CREDENTIALS_FILE: join(scratch, "no-such-credentials"),
     // The emulator stands in for AWS; the SDKs honour this like any endpoint setting.
-    AWS_ENDPOINT_URL_STS: moto.url,
+    AWS_ENDPOINT_URL_STS: peers.moto.url,
     ...extra,
   });
 
@@ -134,7 +125,7 @@ describe("real consumers of the agent's credentials", () => {
   it("delivers an intake key in DD_API_KEY_FILE that the API accepts", async () => {
     const result = await run(
       venvBin("python"),
-      [join(REPO_ROOT, "test/python/datadog_client.py"), "validate", "--host", datadog.url, "--api-key", agent.readFile("datadogIntakeKey")],
+      [join(REPO_ROOT, "test/python/datadog_client.py"), "validate", "--host", peers.datadog.url, "--api-key", agent.readFile("datadogIntakeKey")],
       { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch },
     );
     expect(JSON.parse(result.stdout)).toEqual({ valid: true });
@@ -145,8 +136,7 @@ describe("a grant that keeps AWS credentials to the agent", () => {
   let agent: AgentProcess;
 
   beforeAll(async () => {
-    agent = await startAgentProcess({ moto, datadogUrl: datadog.url, exposeToWorkload: false });
-    await agent.waitReady();
+    agent = await startReadyAgent(peers, { exposeToWorkload: false });
   });
 
   afterAll(async () => {
@@ -159,6 +149,6 @@ describe("a grant that keeps AWS credentials to the agent", () => {
     expect((await agent.get(AGENT_PATHS.awsCredentials)).status).toBe(404);
     const token = await agent.get(AGENT_PATHS.datadogToken);
     expect(token.status).toBe(200);
-    expect(JSON.parse(token.body)).toMatchObject({ token: agent.readFile("datadogToken"), site: "datadoghq.com", orgUuid: TEST_ORG_UUID });
+    expect(JSON.parse(token.body)).toMatchObject({ token: agent.readFile("datadogToken"), site: "datadoghq.com", orgUuid: peers.orgUuid });
   });
 });

@@ -11,9 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLIENT_LANGUAGES, consumerCommand, type ClientLanguage } from "../harness/datadog-clients.js";
-import { startDatadogService, type DatadogService } from "../harness/datadog.js";
-import { startMoto, type MotoServer } from "../harness/moto.js";
-import { buildBundles, startAgentProcess, TEST_ORG_UUID, type AgentProcess } from "./agent-process.js";
+import { startCredentialPeers, type CredentialPeers } from "../harness/credential-peers.js";
+import { buildBundles, startReadyAgent, type AgentProcess } from "./agent-process.js";
 
 interface Usage {
   readonly calls: number;
@@ -21,28 +20,20 @@ interface Usage {
   readonly tokens: number;
 }
 
-let moto: MotoServer;
-let datadog: DatadogService;
+let peers: CredentialPeers;
 let agent: AgentProcess;
 let home: string;
 
 beforeAll(async () => {
   buildBundles();
-  moto = await startMoto();
-  datadog = await startDatadogService({
-    stsUrl: moto.url,
-    orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }],
-    tokenTtlSeconds: 5,
-  });
-  agent = await startAgentProcess({ moto, datadogUrl: datadog.url });
-  await agent.waitReady();
+  peers = await startCredentialPeers({ tokenTtlSeconds: 5 });
+  agent = await startReadyAgent(peers);
   home = mkdtempSync(join(tmpdir(), "ddcred-clients-"));
 });
 
 afterAll(async () => {
   await agent?.stop();
-  await datadog?.stop();
-  await moto?.stop();
+  await peers?.stop();
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
@@ -51,7 +42,7 @@ function runConsumer(language: ClientLanguage, seconds: number): Promise<Usage> 
   const { command, args } = consumerCommand(language);
   const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, DD_BEARER_TOKEN_FILE: agent.file("datadogToken") };
   return new Promise((resolve, reject) => {
-    execFile(command, [...args, datadog.url, String(seconds)], { env, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(command, [...args, peers.datadog.url, String(seconds)], { env, timeout: 120_000 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`${language} consumer failed (${error.message}):\n${stdout}\n${stderr}`));
       resolve(JSON.parse(stdout.trim().split("\n").at(-1)!) as Usage);
     });
@@ -60,9 +51,9 @@ function runConsumer(language: ClientLanguage, seconds: number): Promise<Usage> 
 
 describe.each(CLIENT_LANGUAGES.map((language) => [language]))("the official %s client reading DD_BEARER_TOKEN_FILE", (language) => {
   it("calls the API through several token rotations, never with an expired token", async () => {
-    const before = await datadog.stats();
+    const before = await peers.datadog.stats();
     const usage = await runConsumer(language, 12);
-    const after = await datadog.stats();
+    const after = await peers.datadog.stats();
     // 5-second tokens, refreshed half-way or a little sooner: about five tokens in twelve seconds.
     expect(usage.tokens).toBeGreaterThanOrEqual(3);
     expect({ refused: usage.refused, withExpiredToken: after.bearerExpired - before.bearerExpired }).toEqual({ refused: 0, withExpiredToken: 0 });
@@ -70,13 +61,13 @@ describe.each(CLIENT_LANGUAGES.map((language) => [language]))("the official %s c
   });
 
   it("reads the file again and repeats the call when Datadog refuses the token", async () => {
-    await datadog.setFault({ endpoints: ["users"], status: 401, times: 1, body: JSON.stringify({ errors: ["Unauthorized"] }) });
+    await peers.datadog.setFault({ endpoints: ["users"], status: 401, times: 1, body: JSON.stringify({ errors: ["Unauthorized"] }) });
     try {
       const usage = await runConsumer(language, 1);
       expect(usage.refused).toBe(1);
       expect(usage.calls).toBeGreaterThanOrEqual(2);
     } finally {
-      await datadog.setFault(undefined);
+      await peers.datadog.setFault(undefined);
     }
   });
 });

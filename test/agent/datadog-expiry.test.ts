@@ -4,32 +4,27 @@
 // carries no expiry, is served with none.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_PATHS } from "../../src/shared/names.js";
-import { startDatadogService, type DatadogService } from "../harness/datadog.js";
-import { startMoto, type MotoServer } from "../harness/moto.js";
+import { startCredentialPeers, type CredentialPeers } from "../harness/credential-peers.js";
 import { waitFor } from "../harness/process.js";
-import { buildBundles, metricValue, startAgentProcess, TEST_ORG_UUID, type AgentProcess } from "./agent-process.js";
+import { buildBundles, metricValue, startReadyAgent, type AgentProcess } from "./agent-process.js";
 
 describe("the agent with answers that carry no readable expiry", () => {
-  let moto: MotoServer;
-  let datadog: DatadogService;
+  let peers: CredentialPeers;
   let agent: AgentProcess;
 
   beforeAll(async () => {
     buildBundles();
-    moto = await startMoto();
-    datadog = await startDatadogService({ stsUrl: moto.url, orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }] });
-    await datadog.setFault({
+    peers = await startCredentialPeers();
+    await peers.datadog.setFault({
       endpoints: ["delegated-token"],
       body: JSON.stringify({ data: { type: "token", id: "7b1f4c1e-0d0a-4e53-9a64-0c1f0b7b3a11", attributes: { access_token: "ddt_unreadable-expiry", expires: "in a while" } } }),
     });
-    agent = await startAgentProcess({ moto, datadogUrl: datadog.url, intakeKey: true });
-    await agent.waitReady();
+    agent = await startReadyAgent(peers, { intakeKey: true });
   });
 
   afterAll(async () => {
     await agent?.stop();
-    await datadog?.stop();
-    await moto?.stop();
+    await peers?.stop();
   });
 
   it("holds the token for the clients' 15 minutes and labels its expiry metric assumed", async () => {

@@ -4,11 +4,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_PATHS } from "../../src/shared/names.js";
-import { startDatadogService, type DatadogService } from "../harness/datadog.js";
+import { startCredentialPeers, type CredentialPeers } from "../harness/credential-peers.js";
+import type { DatadogService } from "../harness/datadog.js";
 import { startFaultProxy, stsErrorXml, type FaultProxy } from "../harness/fault-proxy.js";
-import { startMoto, type MotoServer } from "../harness/moto.js";
+import type { MotoServer } from "../harness/moto.js";
 import { waitFor } from "../harness/process.js";
-import { buildBundles, metricValue, startAgentProcess, TEST_ORG_UUID, type AgentProcess } from "./agent-process.js";
+import { buildBundles, metricValue, startAgentProcess, startReadyAgent, type AgentProcess } from "./agent-process.js";
 
 interface Served {
   readonly at: number;
@@ -42,18 +43,18 @@ async function readUntil(agent: AgentProcess, until: (read: Served) => boolean, 
 }
 
 // One STS emulator and one Datadog service for the file; each group starts its own agents.
+let peers: CredentialPeers;
 let moto: MotoServer;
 let datadog: DatadogService;
 
 beforeAll(async () => {
   buildBundles();
-  moto = await startMoto();
-  datadog = await startDatadogService({ stsUrl: moto.url, orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }] });
+  peers = await startCredentialPeers();
+  ({ moto, datadog } = peers);
 });
 
 afterAll(async () => {
-  await datadog?.stop();
-  await moto?.stop();
+  await peers?.stop();
 });
 
 describe("the agent when STS fails at refresh time", () => {
@@ -63,8 +64,7 @@ describe("the agent when STS fails at refresh time", () => {
   beforeAll(async () => {
     proxy = await startFaultProxy(moto.url);
     // 6-second sessions: a refresh every ~2.5 s, expiry soon after STS goes away.
-    agent = await startAgentProcess({ moto, datadogUrl: datadog.url, stsUrl: proxy.url, sessionDurationSeconds: 6 });
-    await agent.waitReady();
+    agent = await startReadyAgent(peers, { stsUrl: proxy.url, sessionDurationSeconds: 6 });
   });
 
   afterAll(async () => {
@@ -124,8 +124,7 @@ describe("the agent when its base identity is itself a role session", () => {
         body: stsErrorXml("ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."),
       },
     });
-    agent = await startAgentProcess({ moto, datadogUrl: datadog.url, stsUrl: proxy.url, sessionDurationSeconds: 7200 });
-    await agent.waitReady();
+    agent = await startReadyAgent(peers, { stsUrl: proxy.url, sessionDurationSeconds: 7200 });
   });
 
   afterAll(async () => {
@@ -148,8 +147,7 @@ describe("the agent when Datadog throttles or fails", () => {
 
   beforeAll(async () => {
     await datadog.setTtl({ tokenTtlSeconds: 3 });
-    agent = await startAgentProcess({ moto, datadogUrl: datadog.url });
-    await agent.waitReady();
+    agent = await startReadyAgent(peers);
   });
 
   afterAll(async () => {
@@ -210,8 +208,7 @@ describe("the loopback API without the secret", () => {
   let agent: AgentProcess;
 
   beforeAll(async () => {
-    agent = await startAgentProcess({ moto, datadogUrl: datadog.url });
-    await agent.waitReady();
+    agent = await startReadyAgent(peers);
   });
 
   afterAll(async () => {

@@ -7,41 +7,25 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_ENV } from "../../src/shared/agent-config.js";
 import type { CredentialKind } from "../../src/shared/names.js";
-import { startDatadogService, type DatadogService } from "../harness/datadog.js";
-import { startMoto, type MotoServer } from "../harness/moto.js";
-import { buildBundles, metricValue, startAgentProcess, TEST_ORG_UUID, type AgentProcess } from "./agent-process.js";
+import { startCredentialPeers, type CredentialPeers } from "../harness/credential-peers.js";
+import { buildBundles, metricValue, startReadyAgent, type AgentProcess } from "./agent-process.js";
 
 const KINDS: readonly CredentialKind[] = ["aws", "datadog_token", "datadog_intake_key"];
 const EXPIRING_KINDS: readonly CredentialKind[] = ["aws", "datadog_token"];
 
 describe("the agent with credentials that live for seconds", () => {
-  let moto: MotoServer;
-  let datadog: DatadogService;
+  let peers: CredentialPeers;
   let agent: AgentProcess;
 
   beforeAll(async () => {
     buildBundles();
-    moto = await startMoto();
-    datadog = await startDatadogService({
-      stsUrl: moto.url,
-      orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }],
-      tokenTtlSeconds: 2,
-      intakeKeyTtlSeconds: 1,
-    });
-    agent = await startAgentProcess({
-      moto,
-      datadogUrl: datadog.url,
-      intakeKey: true,
-      sessionDurationSeconds: 4,
-      env: { [AGENT_ENV.intakeKeyRefreshSeconds]: "1" },
-    });
-    await agent.waitReady();
+    peers = await startCredentialPeers({ tokenTtlSeconds: 2, intakeKeyTtlSeconds: 1 });
+    agent = await startReadyAgent(peers, { intakeKey: true, sessionDurationSeconds: 4, env: { [AGENT_ENV.intakeKeyRefreshSeconds]: "1" } });
   });
 
   afterAll(async () => {
     await agent?.stop();
-    await datadog?.stop();
-    await moto?.stop();
+    await peers?.stop();
   });
 
   it("refreshes every kind many times, each refresh of an expiring kind moving its expiry metric forward", async () => {

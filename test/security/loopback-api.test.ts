@@ -12,14 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_ENV } from "../../src/shared/agent-config.js";
 import { AGENT_PATHS } from "../../src/shared/names.js";
 import { generateAgentSecret } from "../../src/agent/delivery/auth.js";
-import { startDatadogService, type DatadogService } from "../harness/datadog.js";
-import { startMoto, type MotoServer } from "../harness/moto.js";
-import { startAgentProcess, TEST_ORG_UUID, type AgentProcess } from "../agent/agent-process.js";
+import { startCredentialPeers, type CredentialPeers } from "../harness/credential-peers.js";
+import { startReadyAgent, type AgentProcess } from "../agent/agent-process.js";
 
 const CREDENTIAL_PATHS = [AGENT_PATHS.awsCredentials, AGENT_PATHS.datadogToken, AGENT_PATHS.datadogIntakeKey];
 
-let moto: MotoServer;
-let datadog: DatadogService;
+let peers: CredentialPeers;
 let agent: AgentProcess;
 let apiPort: number;
 let metricsPort: number;
@@ -66,18 +64,15 @@ function expectRefusedWithoutCredential(reply: RawReply, what: string): void {
 }
 
 beforeAll(async () => {
-  moto = await startMoto();
-  datadog = await startDatadogService({ stsUrl: moto.url, orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }] });
-  agent = await startAgentProcess({ moto, datadogUrl: datadog.url, intakeKey: true });
-  await agent.waitReady();
+  peers = await startCredentialPeers();
+  agent = await startReadyAgent(peers, { intakeKey: true });
   apiPort = Number(agent.env[AGENT_ENV.apiPort]);
   metricsPort = Number(agent.env[AGENT_ENV.metricsPort]);
 });
 
 afterAll(async () => {
   await agent?.stop();
-  await datadog?.stop();
-  await moto?.stop();
+  await peers?.stop();
 });
 
 describe("the loopback API", () => {

@@ -10,10 +10,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ClusterInfo } from "../harness/cluster.js";
-import { startDatadogService, type DatadogService } from "../harness/datadog.js";
+import { startCredentialPeers, type CredentialPeers } from "../harness/credential-peers.js";
 import { createGrant, createPod, grantSpec, simplePod, waitForGrant } from "../harness/kube.js";
-import { startMoto, type MotoServer } from "../harness/moto.js";
-import { TEST_ORG_UUID } from "../agent/agent-process.js";
 import { AGENT_ENV } from "../../src/shared/agent-config.js";
 import { AGENT_PATHS } from "../../src/shared/names.js";
 import { startAgentForPod, type PodAgent } from "./support/pod-agent.js";
@@ -24,8 +22,7 @@ const COLLECT_MS = 6_000;
 const TLS_SECRET_KEYS = ["ca.crt", "ca.key", "tls.crt", "tls.key"];
 
 let cluster: ClusterInfo;
-let moto: MotoServer;
-let datadog: DatadogService;
+let peers: CredentialPeers;
 let setup: WebhookOperator;
 let admin: KubeConfig;
 let namespace: string;
@@ -42,7 +39,7 @@ const held = {
 
 function secrets(): SecretValue[] {
   const named = Object.entries(held).flatMap(([kind, values]) => [...values].map((value, index) => ({ name: `${kind} #${index + 1}`, value })));
-  return [...named, { name: "base identity secret access key", value: moto.baseCredentials.secretAccessKey }];
+  return [...named, { name: "base identity secret access key", value: peers.moto.baseCredentials.secretAccessKey }];
 }
 
 /** What the agent holds right now, through its files and its loopback API (as the app reads them). */
@@ -65,14 +62,8 @@ async function collect(withApi: boolean): Promise<void> {
 
 beforeAll(async () => {
   cluster = inject("cluster");
-  moto = await startMoto();
-  datadog = await startDatadogService({
-    stsUrl: moto.url,
-    orgs: [{ uuid: TEST_ORG_UUID, roleArns: [moto.roleArn("ddcred-test")] }],
-    tokenTtlSeconds: 2,
-    intakeKeyTtlSeconds: 1,
-  });
-  setup = await startWebhookOperator(cluster, { DDCRED_AGENT_DATADOG_API_URL: datadog.url });
+  peers = await startCredentialPeers({ tokenTtlSeconds: 2, intakeKeyTtlSeconds: 1 });
+  setup = await startWebhookOperator(cluster, { DDCRED_AGENT_DATADOG_API_URL: peers.datadog.url });
   admin = setup.admin;
   namespace = await setup.namespace({ serviceAccounts: ["reporter"] });
   const reporterPod = (name: string) => simplePod(name, { app: "reports" }, { serviceAccountName: "reporter" });
@@ -85,14 +76,14 @@ beforeAll(async () => {
     grantSpec({
       podSelector: { matchLabels: { app: "reports" } },
       serviceAccountNames: ["reporter"],
-      aws: { roleArn: moto.roleArn("ddcred-test"), exposeToWorkload: true },
-      datadog: { orgUuid: TEST_ORG_UUID, apiToken: true, intakeKey: true },
+      aws: { roleArn: peers.moto.roleArn("ddcred-test"), exposeToWorkload: true },
+      datadog: { orgUuid: peers.orgUuid, apiToken: true, intakeKey: true },
     }),
   );
   await waitUntilInjecting(admin, namespace, reporterPod("probe"));
   pod = await createPod(admin, namespace, reporterPod("app"));
   // The grant's shortest session is 15 minutes; a 4 s one (the agent allows it for test peers) makes AWS refresh here too.
-  agent = await startAgentForPod(pod, moto, { [AGENT_ENV.sessionDurationSeconds]: "4", [AGENT_ENV.intakeKeyRefreshSeconds]: "1" });
+  agent = await startAgentForPod(pod, peers.moto, { [AGENT_ENV.sessionDurationSeconds]: "4", [AGENT_ENV.intakeKeyRefreshSeconds]: "1" });
   const deadline = Date.now() + COLLECT_MS;
   for (let round = 0; Date.now() < deadline; round++) {
     await collect(round % 10 === 0);
@@ -105,8 +96,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop();
   await setup?.stop();
-  await datadog?.stop();
-  await moto?.stop();
+  await peers?.stop();
 });
 
 describe("secrets and credentials across the whole chain", () => {
@@ -117,7 +107,7 @@ describe("secrets and credentials across the whole chain", () => {
     expect(held.datadogIntakeKey.size).toBeGreaterThanOrEqual(3);
     expect(held.awsSessionToken.size).toBeGreaterThanOrEqual(2);
     expect(held.awsSecretAccessKey.size).toBeGreaterThanOrEqual(2);
-    const stats = await datadog.stats();
+    const stats = await peers.datadog.stats();
     expect(stats.tokensIssued).toBeGreaterThanOrEqual(held.datadogToken.size);
     // Sanity of the search itself: it finds a value where one is.
     expect(secretsIn(`x${[...held.datadogToken][0]}x`, secrets())).toEqual(["datadogToken #1"]);

@@ -6,36 +6,29 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_TOKEN_LIFETIME_SECONDS, requestDatadogToken, requestIntakeKey } from "../../../src/agent/datadog/client.js";
 import { buildDelegatedProof } from "../../../src/agent/datadog/proof.js";
 import { assumeRole, type SessionCredentials } from "../../harness/aws.js";
-import { startDatadogService, type DatadogService } from "../../harness/datadog.js";
-import { startMoto, type MotoServer } from "../../harness/moto.js";
+import { startCredentialPeers, type CredentialPeers } from "../../harness/credential-peers.js";
+import type { DatadogService } from "../../harness/datadog.js";
 
 const ORG = "0f8f2a4e-1c2b-4d3e-9f00-1234567890ab";
 const UNMAPPING_ORG = "5c1d7e2a-0000-4000-8000-00000000beef";
 
 describe("Datadog delegated-auth client", () => {
-  let moto: MotoServer;
+  let peers: CredentialPeers;
   let datadog: DatadogService;
   let session: SessionCredentials;
   let proof: string;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    datadog = await startDatadogService({
-      stsUrl: moto.url,
-      orgs: [
-        { uuid: ORG, roleArns: [moto.roleArn("ddcred-test")] },
-        { uuid: UNMAPPING_ORG, roleArns: [] },
-      ],
-    });
-    session = await assumeRole(moto, "ddcred-test");
+    peers = await startCredentialPeers({ orgUuid: ORG, moreOrgs: [{ uuid: UNMAPPING_ORG, roleArns: [] }] });
+    datadog = peers.datadog;
+    session = await assumeRole(peers.moto, "ddcred-test");
     proof = await buildDelegatedProof({ credentials: session, region: "us-east-1", orgUuid: ORG });
   });
   afterEach(async () => {
     await datadog?.setFault(undefined);
   });
   afterAll(async () => {
-    await datadog?.stop();
-    await moto?.stop();
+    await peers?.stop();
   });
 
   const token = (overrides: { proof?: string; orgUuid?: string; timeoutMs?: number; now?: () => number } = {}) =>

@@ -6,26 +6,25 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requestDatadogToken, requestIntakeKey } from "../../../src/agent/datadog/client.js";
 import { buildDelegatedProof } from "../../../src/agent/datadog/proof.js";
 import { assumeRole, awsEnv, type SessionCredentials } from "../../harness/aws.js";
-import { startDatadogService, type DatadogService } from "../../harness/datadog.js";
+import { startCredentialPeers, type CredentialPeers } from "../../harness/credential-peers.js";
+import type { DatadogService } from "../../harness/datadog.js";
 import { runDatadogPythonClient } from "../../harness/datadog-python.js";
-import { startMoto, type MotoServer } from "../../harness/moto.js";
 import { decodeProofParts } from "./proof-crafting.js";
 
 const ORG = "0f8f2a4e-1c2b-4d3e-9f00-1234567890ab";
 
 describe("datadog-api-client (Python) against the test Datadog service", () => {
-  let moto: MotoServer;
+  let peers: CredentialPeers;
   let datadog: DatadogService;
   let session: SessionCredentials;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    datadog = await startDatadogService({ stsUrl: moto.url, orgs: [{ uuid: ORG, roleArns: [moto.roleArn("ddcred-test")] }] });
-    session = await assumeRole(moto, "ddcred-test", "python-app");
+    peers = await startCredentialPeers({ orgUuid: ORG });
+    datadog = peers.datadog;
+    session = await assumeRole(peers.moto, "ddcred-test", "python-app");
   });
   afterAll(async () => {
-    await datadog?.stop();
-    await moto?.stop();
+    await peers?.stop();
   });
 
   const pythonProof = async (...regionArgs: string[]) => {
@@ -50,7 +49,7 @@ describe("datadog-api-client (Python) against the test Datadog service", () => {
     const token = await requestDatadogToken({ apiUrl: datadog.url, proof, orgUuid: ORG });
     if (!token.ok) throw new Error(token.message);
     const result = await runDatadogPythonClient(["list-users", "--host", datadog.url, "--token", token.value]);
-    expect(result).toMatchObject({ exitCode: 0, output: { handles: [`arn:aws:sts::${moto.accountId}:assumed-role/ddcred-test/python-app`] } });
+    expect(result).toMatchObject({ exitCode: 0, output: { handles: [`arn:aws:sts::${peers.moto.accountId}:assumed-role/ddcred-test/python-app`] } });
   });
 
   it("refuses UsersApi.list_users with a token the service never issued", async () => {
