@@ -43,13 +43,13 @@ async function main(): Promise<void> {
   for (const informer of [caches.grants, caches.namespaces, policies, caches.pods]) {
     if (watched.includes(informer)) informer.start();
   }
-  const watchdog = startCacheWatchdog(watched, logger);
 
-  // Not among the watched caches: the webhook resolves a pod whose owner is
-  // not cached yet by a direct read, and the controller reconciles again
-  // when the owner arrives.
+  // Not among the caches liveness counts: the webhook resolves a pod whose
+  // owner is not cached yet by a direct read, and the controller reconciles
+  // again when the owner arrives. The watchdog still relists them when silent.
   const rayOwners: RayOwners | undefined =
     config.webhook.enabled || config.controller.enabled ? startRayOwners(kubeConfig, logger) : undefined;
+  const watchdog = startCacheWatchdog(() => [...watched, ...(rayOwners?.caches() ?? [])], logger);
 
   const events = createEventRecorder(kubeConfig, identity, logger);
   let controller: GrantController | undefined;

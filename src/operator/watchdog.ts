@@ -15,17 +15,26 @@ export function cacheProblems(informers: readonly SupervisedCache[], options: { 
     .map(({ health }) => `a cache has heard nothing from the API server for ${Math.round((now - health.lastContactAt) / 1000)} s`);
 }
 
-export function startCacheWatchdog(informers: readonly SupervisedCache[], logger: Logger): NodeJS.Timeout {
-  const timer = setInterval(() => {
-    const now = Date.now();
-    for (const informer of informers) {
-      const health = informer.health();
-      if (health.synced && now - health.lastContactAt > RELIST_AFTER_MS) {
-        logger.warn({ silentForMs: now - health.lastContactAt }, "cache is silent; relisting");
-        informer.requestRelist("watchdog");
-      }
+/** Asks every synced cache silent for longer than RELIST_AFTER_MS to relist; returns how many were asked. */
+export function relistSilentCaches(informers: readonly SupervisedCache[], logger: Logger, now = Date.now()): number {
+  let asked = 0;
+  for (const informer of informers) {
+    const health = informer.health();
+    if (health.synced && now - health.lastContactAt > RELIST_AFTER_MS) {
+      logger.warn({ silentForMs: now - health.lastContactAt }, "cache is silent; relisting");
+      informer.requestRelist("watchdog");
+      asked += 1;
     }
-  }, 30_000);
+  }
+  return asked;
+}
+
+/**
+ * `informers` is asked at every round: caches that start later (KubeRay's,
+ * once its CRDs are installed) are supervised from the round after they start.
+ */
+export function startCacheWatchdog(informers: () => readonly SupervisedCache[], logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => relistSilentCaches(informers(), logger), 30_000);
   timer.unref();
   return timer;
 }
