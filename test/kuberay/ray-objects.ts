@@ -115,6 +115,81 @@ function submitterTemplate(labels: Labels, options: TemplateOptions = {}) {
   return { metadata: { labels }, spec: { ...spec, restartPolicy: "Never", containers: [container] } };
 }
 
+/** A Serve config of one application, as a RayService's `serveConfigV2` carries it (YAML, passed on to Ray as is). */
+export const SERVE_CONFIG = [
+  "applications:",
+  "  - name: telemetry",
+  "    import_path: telemetry.app:reporter",
+  "    route_prefix: /",
+  "    deployments:",
+  "      - name: Reporter",
+  "        num_replicas: 1",
+].join("\n");
+
+/**
+ * A RayService (the default NewCluster upgrade strategy): KubeRay creates a
+ * RayCluster for it, deploys the Serve config there, and on a change to
+ * `rayClusterConfig` prepares a new cluster, switches to it once its Serve
+ * applications run, and deletes the old one after `deletionDelaySeconds`.
+ */
+export async function createRayService(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  options: { labels: Labels; workers: number; template?: TemplateOptions; deletionDelaySeconds?: number },
+): Promise<void> {
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    ...RAY,
+    plural: "rayservices",
+    namespace,
+    body: {
+      apiVersion: "ray.io/v1",
+      kind: "RayService",
+      metadata: { name, namespace },
+      spec: {
+        serveConfigV2: SERVE_CONFIG,
+        ...(options.deletionDelaySeconds === undefined ? {} : { rayClusterDeletionDelaySeconds: options.deletionDelaySeconds }),
+        rayClusterConfig: withServePort(rayClusterSpec({ labels: options.labels, workers: options.workers, ...(options.template ? { template: options.template } : {}) })),
+      },
+    },
+  });
+}
+
+/** A RayService's head declares the Serve port (8000, named `serve`), as KubeRay's sample does: KubeRay builds the Serve Service from it. */
+function withServePort(spec: ReturnType<typeof rayClusterSpec>): ReturnType<typeof rayClusterSpec> {
+  const [head] = spec.headGroupSpec.template.spec.containers;
+  const ports = [...(head!.ports ?? []), { containerPort: 8000, name: "serve" }];
+  return {
+    ...spec,
+    headGroupSpec: { ...spec.headGroupSpec, template: { ...spec.headGroupSpec.template, spec: { ...spec.headGroupSpec.template.spec, containers: [{ ...head!, ports }] } } },
+  };
+}
+
+/** Changes the head's pod template (an annotation): KubeRay upgrades the RayService to a new RayCluster. */
+export async function upgradeRayService(kc: KubeConfig, namespace: string, name: string, revision: string): Promise<void> {
+  await kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
+    {
+      ...RAY,
+      plural: "rayservices",
+      namespace,
+      name,
+      body: { spec: { rayClusterConfig: { headGroupSpec: { template: { metadata: { annotations: { "example.com/revision": revision } } } } } } },
+    },
+    setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+  );
+}
+
+export interface RayServiceStatus {
+  readonly activeServiceStatus?: { readonly rayClusterName?: string; readonly applicationStatuses?: Record<string, { readonly status?: string }> };
+  readonly pendingServiceStatus?: { readonly rayClusterName?: string };
+  readonly conditions?: readonly { readonly type: string; readonly status: string; readonly reason?: string }[];
+}
+
+export async function readRayServiceStatus(kc: KubeConfig, namespace: string, name: string): Promise<RayServiceStatus> {
+  const service = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...RAY, plural: "rayservices", namespace, name })) as { status?: RayServiceStatus };
+  return service.status ?? {};
+}
+
 /** What KubeRay reports of a RayJob: its deployment status and the Ray job's own status. */
 export interface RayJobStatus {
   readonly jobDeploymentStatus?: string;
@@ -144,7 +219,7 @@ export async function rayJobClusterName(kc: KubeConfig, namespace: string, name:
  */
 export async function deleteRayObjects(kc: KubeConfig, namespace: string): Promise<void> {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  for (const plural of ["rayjobs", "rayclusters"]) {
+  for (const plural of ["rayservices", "rayjobs", "rayclusters"]) {
     const list = (await custom.listNamespacedCustomObject({ ...RAY, plural, namespace })) as { items: { metadata: { name: string; finalizers?: string[] } }[] };
     for (const item of list.items) {
       if (item.metadata.finalizers?.length) {

@@ -12,7 +12,10 @@
 // and KubeRay polls the job's status there until the RayJob is Complete. The
 // job's driver is a script of the user's (test/node/consumers/ray_driver.py,
 // mounted from a ConfigMap as KubeRay's samples do) that calls Datadog's API
-// with the token and STS with the role.
+// with the token and STS with the role. A RayService gets its Serve config
+// deployed on the head (the stand-in reports it RUNNING), and an upgrade
+// moves it to a new RayCluster, whose pods the grant naming the RayService
+// covers too.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
@@ -24,7 +27,19 @@ import { IRSA_TOKEN_DIR } from "../harness/node/irsa.js";
 import { IRSA_AUDIENCE, webIdentityStsClient } from "../harness/node/web-identity-sts.js";
 import type { NodeClusterInfo } from "../harness/node/node-cluster.js";
 import { installKubeRayCrds, startKubeRay, type KubeRayProcess } from "../kuberay/kuberay-operator.js";
-import { createRayCluster, createRayJob, deleteRayObjects, rayClusterSpec, rayJobClusterName, readRayJobStatus, type RayJobStatus, type TemplateOptions } from "../kuberay/ray-objects.js";
+import {
+  createRayCluster,
+  createRayJob,
+  createRayService,
+  deleteRayObjects,
+  rayClusterSpec,
+  rayJobClusterName,
+  readRayJobStatus,
+  readRayServiceStatus,
+  upgradeRayService,
+  type RayJobStatus,
+  type TemplateOptions,
+} from "../kuberay/ray-objects.js";
 import { REPO_ROOT } from "../harness/paths.js";
 import { AGENT_CONTAINER_NAME } from "../../src/shared/names.js";
 
@@ -41,7 +56,7 @@ const JOB_CODE_DIR = "/home/ray/samples";
 let admin: KubeConfig;
 let core: CoreV1Api;
 let kuberay: KubeRayProcess | undefined;
-const namespaces = { rayCluster: "", rayJob: "", rayLabelsOnly: "", byName: "" };
+const namespaces = { rayCluster: "", rayJob: "", rayLabelsOnly: "", byName: "", byService: "" };
 
 interface CredentialCheck {
   readonly ray: string;
@@ -63,7 +78,7 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       aws: { roleArn: stack!.roleArns[GRANTED_ROLE]! },
       datadog: { orgUuid: TEST_ORG_UUID },
     });
-    const setUp = async (key: keyof typeof namespaces, prefix: string, grantName: string, selector: Record<string, string> | { rayJobs: string[] }) => {
+    const setUp = async (key: keyof typeof namespaces, prefix: string, grantName: string, selector: Record<string, string> | { rayJobs: string[] } | { rayServices: string[] }) => {
       const namespace = await createNodeNamespace(admin, { prefix, injection: true });
       namespaces[key] = namespace;
       await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: SERVICE_ACCOUNT } } });
@@ -71,7 +86,8 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: "ray-job-code" }, data: { "ray_driver.py": driver } } });
       await sts.trust(stack!.roleArns[IRSA_ROLE]!, `system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`);
       const { podSelector: _none, ...byName } = grant({});
-      await createGrant(admin, namespace, grantName, "rayJobs" in selector ? { ...byName, ray: selector } : grant({ matchLabels: selector }));
+      const named = "rayJobs" in selector || "rayServices" in selector;
+      await createGrant(admin, namespace, grantName, named ? { ...byName, ray: selector } : grant({ matchLabels: selector as Record<string, string> }));
       await waitForGrant(admin, namespace, grantName, (g) => g.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
     };
     await Promise.all([
@@ -80,6 +96,7 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       setUp("rayJob", "ray-job", "ray-training", TEAM_LABEL),
       setUp("rayLabelsOnly", "ray-labels", "ray-nodes", RAY_NODE_LABEL),
       setUp("byName", "ray-by-name", "nightly-job", { rayJobs: ["nightly"] }),
+      setUp("byService", "ray-service", "telemetry-service", { rayServices: ["telemetry"] }),
     ]);
     kuberay = await startKubeRay(cluster, Object.values(namespaces));
   }, 300_000);
@@ -234,6 +251,47 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
     });
   });
+
+  describe("a grant naming a RayService (spec.ray.rayServices), through an upgrade to a new RayCluster", () => {
+    let firstCluster: string;
+    let firstPods: V1Pod[];
+
+    beforeAll(async () => {
+      await createRayService(admin, namespaces.byService, "telemetry", { labels: {}, workers: 1, template: rayTemplate(), deletionDelaySeconds: 1 });
+      firstCluster = await activeRayCluster(namespaces.byService, "telemetry");
+      firstPods = await readyRayPods(namespaces.byService, `ray.io/cluster=${firstCluster}`, 2);
+    }, 300_000);
+
+    it("runs the RayService's cluster with the agent in head and worker, KubeRay having deployed the Serve application there", async () => {
+      const status = await readRayServiceStatus(admin, namespaces.byService, "telemetry");
+      expect(status.activeServiceStatus?.applicationStatuses?.telemetry?.status).toBe("RUNNING");
+      for (const pod of firstPods) {
+        expect(pod.spec!.initContainers![0]!.name).toBe(AGENT_CONTAINER_NAME);
+        expect(await credentialCheck(pod), pod.metadata!.name).toMatchObject({ datadogToken: true, awsArn: expect.stringMatching(/:assumed-role\/ray\//) });
+      }
+    });
+
+    it("gives the new RayCluster of an upgrade credentials too, and counts only the live cluster once the old one is gone", async () => {
+      await upgradeRayService(admin, namespaces.byService, "telemetry", "2");
+      const nextCluster = await eventually("KubeRay to switch the RayService to a new RayCluster", async () => {
+        const name = (await readRayServiceStatus(admin, namespaces.byService, "telemetry")).activeServiceStatus?.rayClusterName;
+        return name && name !== firstCluster ? name : undefined;
+      }, 240_000);
+      const nextPods = await readyRayPods(namespaces.byService, `ray.io/cluster=${nextCluster}`, 2);
+      for (const pod of nextPods) {
+        expect(pod.spec!.initContainers![0]!.name).toBe(AGENT_CONTAINER_NAME);
+        expect(await credentialCheck(pod), pod.metadata!.name).toMatchObject({ datadogToken: true, awsArn: expect.stringMatching(/:assumed-role\/ray\//) });
+      }
+      await eventually("KubeRay to delete the old RayCluster's pods", async () => {
+        const left = (await core.listNamespacedPod({ namespace: namespaces.byService, labelSelector: `ray.io/cluster=${firstCluster}` })).items;
+        return left.length === 0;
+      }, 180_000);
+      const grant = await waitForGrant(admin, namespaces.byService, "telemetry-service", (g) =>
+        (g.status?.rayWorkloads ?? []).some((w) => w.kind === "RayService" && w.name === "telemetry" && w.injectedPods === 2),
+      );
+      expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
+    });
+  });
 });
 
 /** Ray pods on the node: the stand-in image, small requests, the team's ServiceAccount with IRSA. */
@@ -292,6 +350,11 @@ async function runRayJob(namespace: string, labels: Record<string, string>): Pro
     return status.jobDeploymentStatus === "Complete" || status.jobDeploymentStatus === "Failed" ? status : undefined;
   }, 120_000);
   return { clusterPods, submitter, rayJob };
+}
+
+/** The RayCluster a RayService serves from, once KubeRay switched its traffic there. */
+async function activeRayCluster(namespace: string, name: string): Promise<string> {
+  return await eventually(`KubeRay to make ${name}'s RayCluster active`, async () => (await readRayServiceStatus(admin, namespace, name)).activeServiceStatus?.rayClusterName || undefined, 240_000);
 }
 
 /**
