@@ -1,18 +1,14 @@
-// The operator process serving the webhook to a shared API server: the
-// chart's RBAC, a MutatingWebhookConfiguration of its own (by URL, failurePolicy
-// Fail) selecting only namespaces that carry a label unique to the caller, so
-// other test files sharing the cluster never reach it, and a self-managed TLS
-// Secret. Used by the security and KubeRay tests.
+// The operator process serving the webhook to a shared API server, with the
+// controller beside it: one replica of webhook-replicas.ts, its leader election
+// and resyncs made short. Used by the admission, security and KubeRay tests.
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { adminKubeConfig, serviceAccountKubeconfig, type ClusterInfo } from "./cluster.js";
-import { createNamespace, createOperatorRbac, deleteNamespace, eventually, uniqueName } from "./kube.js";
-import { startOperator, type OperatorProcess } from "./operator.js";
-import { freePort } from "./process.js";
-import { createWebhookConfiguration, deleteWebhookConfiguration, tlsSecretFiles, webhookCaBundles } from "./webhook.js";
+import type { ClusterInfo } from "./cluster.js";
+import { eventually } from "./kube.js";
+import type { OperatorProcess } from "./operator.js";
+import { startWebhookReplicas } from "./webhook-replicas.js";
 import { AGENT_CONTAINER_NAME } from "../../src/shared/names.js";
 
-export const AGENT_IMAGE = "registry.example/ddcred-operator:test";
-export const TLS_SECRET_NAME = "ddcred-webhook-tls";
+export { AGENT_IMAGE, TLS_SECRET_NAME } from "./webhook-replicas.js";
 
 export interface WebhookOperator {
   readonly admin: KubeConfig;
@@ -30,58 +26,29 @@ export interface WebhookOperator {
 }
 
 export async function startWebhookOperator(cluster: ClusterInfo, env: Record<string, string> = {}, scope = "sec"): Promise<WebhookOperator> {
-  const admin = adminKubeConfig(cluster);
-  const testLabel = { "ddcred-test/webhook": uniqueName(scope) };
-  const configurationName = uniqueName(`ddcred-${scope}`);
-  const operatorNamespace = await createNamespace(admin, { prefix: `ddcred-${scope}` });
-  const names = { WEBHOOK_CONFIGURATION_NAME: configurationName, LEASE_NAME: "ddcred-operator", TLS_SECRET_NAME };
-  await createOperatorRbac(admin, { namespace: operatorNamespace, serviceAccount: "ddcred-operator", names });
-  const { path } = await serviceAccountKubeconfig(cluster, operatorNamespace, "ddcred-operator");
-  const port = await freePort();
-  await createWebhookConfiguration(admin, { name: configurationName, port, testLabel, operatorNamespace });
-  const baseEnv = {
-    DDCRED_AGENT_IMAGE: AGENT_IMAGE,
-    DDCRED_WEBHOOK_PORT: String(port),
-    DDCRED_WEBHOOK_EXTRA_SANS: "127.0.0.1",
-    DDCRED_WEBHOOK_CONFIGURATION_NAME: configurationName,
-    DDCRED_TLS_SECRET_NAME: TLS_SECRET_NAME,
-    DDCRED_LEASE_DURATION_SECONDS: "4",
-    DDCRED_RENEW_DEADLINE_SECONDS: "3",
-    DDCRED_RETRY_PERIOD_SECONDS: "1",
-    DDCRED_RESYNC_INTERVAL_SECONDS: "5",
-  };
-  const launch = async (more: Record<string, string>) => {
-    const process = await startOperator({ kubeconfig: path, namespace: operatorNamespace, env: { ...baseEnv, ...more } });
-    await eventually("the caBundle to be registered", async () => {
-      const [{ bundles }, files] = await Promise.all([webhookCaBundles(admin, configurationName), tlsSecretFiles(admin, operatorNamespace, TLS_SECRET_NAME)]);
-      return bundles.every((bundle) => bundle === files["ca.crt"]);
-    });
-    return process;
-  };
-  let operator = await launch(env);
-  const namespaces: string[] = [];
+  const webhook = await startWebhookReplicas(cluster, {
+    name: scope,
+    controller: true,
+    env: {
+      DDCRED_LEASE_DURATION_SECONDS: "4",
+      DDCRED_RENEW_DEADLINE_SECONDS: "3",
+      DDCRED_RETRY_PERIOD_SECONDS: "1",
+      DDCRED_RESYNC_INTERVAL_SECONDS: "5",
+      ...env,
+    },
+  });
+  const { admin, operatorNamespace, configurationName, scopeLabel, replicas } = webhook;
   return {
     admin,
     operatorNamespace,
     configurationName,
-    scopeLabel: testLabel,
-    operator: () => operator,
-    async namespace(options = {}) {
-      const { injection = true, labels, serviceAccounts } = options;
-      const name = await createNamespace(admin, { prefix: scope, injection, labels: { ...testLabel, ...labels }, ...(serviceAccounts ? { serviceAccounts } : {}) });
-      namespaces.push(name);
-      return name;
-    },
+    scopeLabel,
+    operator: () => replicas[0]!.operator,
+    namespace: webhook.namespace,
     async restart(more = {}) {
-      await operator.stop();
-      operator = await launch({ ...env, ...more });
+      await webhook.restart(replicas[0]!, more);
     },
-    async stop() {
-      await operator.stop();
-      await deleteWebhookConfiguration(admin, configurationName);
-      for (const name of namespaces) await deleteNamespace(admin, name);
-      await deleteNamespace(admin, operatorNamespace);
-    },
+    stop: webhook.stop,
   };
 }
 

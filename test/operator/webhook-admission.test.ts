@@ -6,81 +6,24 @@
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ClusterInfo } from "../harness/cluster.js";
-import { adminKubeConfig, serviceAccountKubeconfig } from "../harness/cluster.js";
-import {
-  createGrant,
-  createNamespace,
-  createOperatorRbac,
-  createPod,
-  deleteNamespace,
-  eventually,
-  grantSpec,
-  rejection,
-  simplePod,
-  uniqueName,
-  waitForGrant,
-} from "../harness/kube.js";
-import { startOperator, type OperatorProcess } from "../harness/operator.js";
-import { freePort } from "../harness/process.js";
-import { createPodRaw, createWebhookConfiguration, deleteWebhookConfiguration, tlsSecretFiles, WEBHOOK_NAME, webhookCaBundles } from "../harness/webhook.js";
-
-const AGENT_IMAGE = "registry.example/ddcred-operator:test";
-const TLS_SECRET = "ddcred-webhook-tls";
+import { createGrant, createPod, eventually, grantSpec, rejection, simplePod, waitForGrant } from "../harness/kube.js";
+import { createPodRaw, WEBHOOK_NAME } from "../harness/webhook.js";
+import { AGENT_IMAGE, hasAgent, startWebhookOperator, type WebhookOperator } from "../harness/webhook-operator.js";
 
 let cluster: ClusterInfo;
 let admin: KubeConfig;
 let core: CoreV1Api;
-let operator: OperatorProcess;
-let operatorNamespace: string;
-let configurationName: string;
-let testLabel: Record<string, string>;
-const namespaces: string[] = [];
-
-async function namespace(options: { injection: boolean; labels?: Record<string, string> }): Promise<string> {
-  const name = await createNamespace(admin, { prefix: "wh", injection: options.injection, labels: { ...testLabel, ...options.labels } });
-  namespaces.push(name);
-  return name;
-}
+let webhook: WebhookOperator;
 
 beforeAll(async () => {
   cluster = inject("cluster");
-  admin = adminKubeConfig(cluster);
+  webhook = await startWebhookOperator(cluster, {}, "admission");
+  admin = webhook.admin;
   core = admin.makeApiClient(CoreV1Api);
-  testLabel = { "ddcred-test/webhook": uniqueName("admission") };
-  configurationName = uniqueName("ddcred-admission");
-  operatorNamespace = await createNamespace(admin, { prefix: "ddcred-wh" });
-  const names = { WEBHOOK_CONFIGURATION_NAME: configurationName, LEASE_NAME: "ddcred-operator", TLS_SECRET_NAME: TLS_SECRET };
-  await createOperatorRbac(admin, { namespace: operatorNamespace, serviceAccount: "ddcred-operator", names });
-  const { path } = await serviceAccountKubeconfig(cluster, operatorNamespace, "ddcred-operator");
-  const port = await freePort();
-  await createWebhookConfiguration(admin, { name: configurationName, port, testLabel, operatorNamespace });
-  operator = await startOperator({
-    kubeconfig: path,
-    namespace: operatorNamespace,
-    env: {
-      DDCRED_AGENT_IMAGE: AGENT_IMAGE,
-      DDCRED_WEBHOOK_PORT: String(port),
-      DDCRED_WEBHOOK_EXTRA_SANS: "127.0.0.1",
-      DDCRED_WEBHOOK_CONFIGURATION_NAME: configurationName,
-      DDCRED_TLS_SECRET_NAME: TLS_SECRET,
-      DDCRED_LEASE_DURATION_SECONDS: "4",
-      DDCRED_RENEW_DEADLINE_SECONDS: "3",
-      DDCRED_RETRY_PERIOD_SECONDS: "1",
-      DDCRED_RESYNC_INTERVAL_SECONDS: "5",
-    },
-  });
-  // Ready means serving; the API server trusts it once the caBundle is in place.
-  await eventually("the caBundle to be registered", async () => {
-    const [{ bundles }, files] = await Promise.all([webhookCaBundles(admin, configurationName), tlsSecretFiles(admin, operatorNamespace, TLS_SECRET)]);
-    return bundles.every((bundle) => bundle === files["ca.crt"]);
-  });
 });
 
 afterAll(async () => {
-  await operator?.stop();
-  await deleteWebhookConfiguration(admin, configurationName);
-  for (const name of namespaces) await deleteNamespace(admin, name);
-  await deleteNamespace(admin, operatorNamespace);
+  await webhook?.stop();
 });
 
 function demoPod(name: string, extra: { annotations?: Record<string, string> } = {}): V1Pod {
@@ -88,13 +31,9 @@ function demoPod(name: string, extra: { annotations?: Record<string, string> } =
   return { ...pod, metadata: { ...pod.metadata, ...extra } };
 }
 
-function hasAgent(pod: V1Pod): boolean {
-  return (pod.spec?.initContainers ?? []).some((container) => container.name === "ddcred-agent");
-}
-
 describe("the webhook served by the operator process", () => {
   it("injects a matching pod: the agent first among init containers as a native sidecar, env, volume and markers", async () => {
-    const ns = await namespace({ injection: true });
+    const ns = await webhook.namespace({ injection: true });
     await createGrant(admin, ns, "datadog", grantSpec());
     const existingInit = { name: "setup", image: "registry.example/setup:1" };
     await createPod(admin, ns, { ...demoPod("app"), spec: { ...demoPod("app").spec!, initContainers: [existingInit] } });
@@ -115,7 +54,7 @@ describe("the webhook served by the operator process", () => {
   });
 
   it("leaves a pod alone in a namespace without the injection label", async () => {
-    const ns = await namespace({ injection: false });
+    const ns = await webhook.namespace({ injection: false });
     await createGrant(admin, ns, "datadog", grantSpec());
     await createPod(admin, ns, demoPod("app"));
     const pod = await core.readNamespacedPod({ name: "app", namespace: ns });
@@ -124,7 +63,7 @@ describe("the webhook served by the operator process", () => {
   });
 
   it("admits a pod that two grants match uninjected, with a warning the client sees naming both", async () => {
-    const ns = await namespace({ injection: true });
+    const ns = await webhook.namespace({ injection: true });
     await createGrant(admin, ns, "first", grantSpec());
     await createGrant(admin, ns, "second", grantSpec());
     await eventually("both grants in the webhook's cache", async () => {
@@ -139,7 +78,7 @@ describe("the webhook served by the operator process", () => {
   });
 
   it("leaves an opted-out pod alone", async () => {
-    const ns = await namespace({ injection: true });
+    const ns = await webhook.namespace({ injection: true });
     await createGrant(admin, ns, "datadog", grantSpec());
     await createPod(admin, ns, demoPod("probe"));
     await createPod(admin, ns, demoPod("app", { annotations: { "ddcred.io/inject": "false" } }));
@@ -148,7 +87,7 @@ describe("the webhook served by the operator process", () => {
   });
 
   it("injects a pod that the API server's restricted Pod Security admission then accepts", async () => {
-    const ns = await namespace({ injection: true, labels: { "pod-security.kubernetes.io/enforce": "restricted" } });
+    const ns = await webhook.namespace({ injection: true, labels: { "pod-security.kubernetes.io/enforce": "restricted" } });
     await createGrant(admin, ns, "datadog", grantSpec());
     const restricted: V1Pod = {
       metadata: { name: "app", labels: { app: "demo" } },
@@ -170,7 +109,7 @@ describe("the webhook served by the operator process", () => {
   });
 
   it("has the controller count the pods it injected and the matching pods it missed", async () => {
-    const ns = await namespace({ injection: true });
+    const ns = await webhook.namespace({ injection: true });
     // Created before any grant existed: nothing to inject from, so it runs without the agent.
     await createPod(admin, ns, demoPod("early"));
     await createGrant(admin, ns, "datadog", grantSpec());
@@ -186,10 +125,10 @@ describe("the webhook served by the operator process", () => {
   });
 
   it("while the webhook is down, refuses pods in enabled namespaces with a message naming it, and nowhere else", async () => {
-    const enabled = await namespace({ injection: true });
-    const other = await namespace({ injection: false });
+    const enabled = await webhook.namespace({ injection: true });
+    const other = await webhook.namespace({ injection: false });
     await createGrant(admin, enabled, "datadog", grantSpec());
-    await operator.stop();
+    await webhook.operator().stop();
 
     const message = await rejection(() => createPod(admin, enabled, demoPod("app")));
     expect(message).toContain(`failed calling webhook "${WEBHOOK_NAME}"`);

@@ -9,12 +9,13 @@ import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { issueAuthority, issueServingCertificate, type IssuedCertificate } from "../../src/webhook/tls/certificate-issuer.js";
-import { adminKubeConfig, serviceAccountKubeconfig } from "../harness/cluster.js";
-import { createGrant, createNamespace, createOperatorRbac, createPod, deleteNamespace, eventually, grantSpec, simplePod, uniqueName } from "../harness/kube.js";
+import { createPod, eventually, simplePod } from "../harness/kube.js";
 import { startOperator, type OperatorProcess } from "../harness/operator.js";
 import { freePort } from "../harness/process.js";
-import { certificatesIn, createWebhookConfiguration, deleteWebhookConfiguration, servedCertificate, webhookCaBundles } from "../harness/webhook.js";
+import { certificatesIn, servedCertificate, webhookCaBundles } from "../harness/webhook.js";
+import { startWebhookReplicas, type WebhookReplicas } from "../harness/webhook-replicas.js";
 
+let webhook: WebhookReplicas;
 let admin: KubeConfig;
 let kubeconfigPath: string;
 let operator: OperatorProcess;
@@ -41,44 +42,27 @@ function asCertManagerSecret(serving: IssuedCertificate): Record<string, string>
 }
 
 beforeAll(async () => {
-  const cluster = inject("cluster");
-  admin = adminKubeConfig(cluster);
-  configurationName = uniqueName("ddcred-files");
-  const testLabel = { "ddcred-test/webhook": uniqueName("files") };
-  operatorNamespace = await createNamespace(admin, { prefix: "ddcred-files" });
-  workload = await createNamespace(admin, { prefix: "files", injection: true, labels: testLabel });
-  const names = { WEBHOOK_CONFIGURATION_NAME: configurationName, LEASE_NAME: "ddcred-operator", TLS_SECRET_NAME: "ddcred-webhook-tls" };
-  await createOperatorRbac(admin, { namespace: operatorNamespace, serviceAccount: "ddcred-operator", names });
-  const { path } = await serviceAccountKubeconfig(cluster, operatorNamespace, "ddcred-operator");
-  kubeconfigPath = path;
-
   const now = Date.now();
   ca = await issueAuthority("cert-manager-issuer", { notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) });
   directory = mkdtempSync(join(tmpdir(), "ddcred-cert-manager-"));
   mounted = await issueServing();
   publishSecretVolume(directory, asCertManagerSecret(mounted), (generation += 1));
-  port = await freePort();
-  await createWebhookConfiguration(admin, { name: configurationName, port, testLabel, operatorNamespace, caBundlePem: ca.certificatePem });
-  await createGrant(admin, workload, "datadog", grantSpec());
-  operator = await startOperator({
-    kubeconfig: path,
-    namespace: operatorNamespace,
-    env: {
-      DDCRED_CONTROLLER_ENABLED: "false",
-      DDCRED_AGENT_IMAGE: "registry.example/ddcred-operator:test",
-      DDCRED_WEBHOOK_PORT: String(port),
-      DDCRED_WEBHOOK_CONFIGURATION_NAME: configurationName,
-      DDCRED_TLS_MODE: "files",
-      DDCRED_TLS_CERT_DIR: directory,
-    },
+  // In files mode the operator issues nothing: the base env's Secret name and extra SANs go unused.
+  webhook = await startWebhookReplicas(inject("cluster"), {
+    name: "files",
+    workload: true,
+    caBundlePem: ca.certificatePem,
+    env: { DDCRED_TLS_MODE: "files", DDCRED_TLS_CERT_DIR: directory },
+    waitFor: "nothing",
   });
+  ({ admin, operatorNamespace, configurationName, kubeconfig: kubeconfigPath } = webhook);
+  workload = webhook.workload!;
+  ({ operator, port } = webhook.replicas[0]!);
 });
 
 afterAll(async () => {
-  await Promise.all([operator?.stop(), ...others.map((other) => other.stop())]);
-  await deleteWebhookConfiguration(admin, configurationName);
-  await deleteNamespace(admin, workload);
-  await deleteNamespace(admin, operatorNamespace);
+  await Promise.all(others.map((other) => other.stop()));
+  await webhook?.stop();
   rmSync(directory, { recursive: true, force: true });
 });
 

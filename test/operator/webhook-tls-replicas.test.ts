@@ -7,74 +7,39 @@ import { Agent, request } from "node:https";
 import { join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { adminKubeConfig, serviceAccountKubeconfig } from "../harness/cluster.js";
-import { createNamespace, createOperatorRbac, deleteNamespace, eventually, REPO_ROOT, uniqueName } from "../harness/kube.js";
-import { startOperator, sumMetric, type OperatorProcess } from "../harness/operator.js";
-import { freePort } from "../harness/process.js";
-import {
-  certificatesIn,
-  clearWebhookCaBundles,
-  createWebhookConfiguration,
-  deleteWebhookConfiguration,
-  servedCertificate,
-  tlsSecretFiles,
-  webhookCaBundles,
-} from "../harness/webhook.js";
+import { eventually, REPO_ROOT } from "../harness/kube.js";
+import { sumMetric } from "../harness/operator.js";
+import { certificatesIn, clearWebhookCaBundles, servedCertificate, tlsSecretFiles, webhookCaBundles } from "../harness/webhook.js";
+import { startWebhookReplicas, TLS_SECRET_NAME, type WebhookReplica, type WebhookReplicas } from "../harness/webhook-replicas.js";
 
-const TLS_SECRET = "ddcred-webhook-tls";
 const SHUTDOWN_DELAY_SECONDS = 2;
+let webhook: WebhookReplicas;
 let admin: KubeConfig;
 let operatorNamespace: string;
 let configurationName: string;
-const replicas: { operator: OperatorProcess; port: number }[] = [];
+let replicas: readonly WebhookReplica[];
 
 beforeAll(async () => {
-  const cluster = inject("cluster");
-  admin = adminKubeConfig(cluster);
-  configurationName = uniqueName("ddcred-replicas");
-  operatorNamespace = await createNamespace(admin, { prefix: "ddcred-rep" });
-  const names = { WEBHOOK_CONFIGURATION_NAME: configurationName, LEASE_NAME: "ddcred-operator", TLS_SECRET_NAME: TLS_SECRET };
-  await createOperatorRbac(admin, { namespace: operatorNamespace, serviceAccount: "ddcred-operator", names });
-  const { path } = await serviceAccountKubeconfig(cluster, operatorNamespace, "ddcred-operator");
-  const ports = [await freePort(), await freePort(), await freePort()];
-  await createWebhookConfiguration(admin, {
-    name: configurationName,
-    port: ports[0]!,
-    testLabel: { "ddcred-test/webhook": uniqueName("replicas") },
-    operatorNamespace,
+  // Together, to race for the Secret; the tests look for the caBundle themselves.
+  webhook = await startWebhookReplicas(inject("cluster"), {
+    name: "replicas",
+    prefix: "rep",
+    replicas: 3,
+    parallel: true,
     extraWebhookNames: ["pods-second.ddcred.io"],
+    env: { DDCRED_SHUTDOWN_DELAY_SECONDS: String(SHUTDOWN_DELAY_SECONDS) },
+    waitFor: "nothing",
   });
-  const started = await Promise.allSettled(
-    ports.map(async (port) => {
-      const operator = await startOperator({
-        kubeconfig: path,
-        namespace: operatorNamespace,
-        env: {
-          DDCRED_CONTROLLER_ENABLED: "false",
-          DDCRED_AGENT_IMAGE: "registry.example/ddcred-operator:test",
-          DDCRED_WEBHOOK_PORT: String(port),
-          DDCRED_WEBHOOK_EXTRA_SANS: "127.0.0.1",
-          DDCRED_WEBHOOK_CONFIGURATION_NAME: configurationName,
-          DDCRED_TLS_SECRET_NAME: TLS_SECRET,
-          DDCRED_SHUTDOWN_DELAY_SECONDS: String(SHUTDOWN_DELAY_SECONDS),
-        },
-      });
-      replicas.push({ operator, port });
-    }),
-  );
-  const failed = started.find((result) => result.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  ({ admin, operatorNamespace, configurationName, replicas } = webhook);
 });
 
 afterAll(async () => {
-  await Promise.all(replicas.map(({ operator }) => operator.stop()));
-  await deleteWebhookConfiguration(admin, configurationName);
-  await deleteNamespace(admin, operatorNamespace);
+  await webhook?.stop();
 });
 
 describe("several replicas sharing the self-managed certificate", () => {
   it("end with one CA and one serving certificate, written by exactly one of them", async () => {
-    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET);
+    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET_NAME);
     expect(certificatesIn(files["ca.crt"]!)).toHaveLength(1);
     const metrics = await Promise.all(replicas.map(({ operator }) => operator.metrics()));
     const created = metrics.map((text) => sumMetric(text, "ddcred_webhook_certificate_rotations_total", { reason: "SecretMissing", result: "written" }));
@@ -82,7 +47,7 @@ describe("several replicas sharing the self-managed certificate", () => {
   });
 
   it("each serve the Secret's certificate, trusted through its CA for 127.0.0.1", async () => {
-    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET);
+    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET_NAME);
     const expected = certificatesIn(files["tls.crt"]!)[0]!.fingerprint256;
     for (const { port } of replicas) {
       const served = await servedCertificate(port, files["ca.crt"]);
@@ -91,7 +56,7 @@ describe("several replicas sharing the self-managed certificate", () => {
   });
 
   it("set the CA bundle on every webhook of the configuration", async () => {
-    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET);
+    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET_NAME);
     await eventually("caBundle on both webhooks", async () => {
       const { bundles } = await webhookCaBundles(admin, configurationName);
       return bundles.length === 2 && bundles.every((bundle) => bundle === files["ca.crt"]);
@@ -99,7 +64,7 @@ describe("several replicas sharing the self-managed certificate", () => {
   });
 
   it("put the caBundle back when a helm upgrade re-applies the configuration without it", async () => {
-    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET);
+    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET_NAME);
     await clearWebhookCaBundles(admin, configurationName);
     const { bundles: cleared } = await webhookCaBundles(admin, configurationName);
     expect(cleared.some((bundle) => bundle === "")).toBe(true);
@@ -115,7 +80,7 @@ describe("several replicas sharing the self-managed certificate", () => {
 
   it("keeps admitting through its shutdown delay after SIGTERM, each answer closing its connection so the API server moves on", async () => {
     const { operator, port } = replicas.at(-1)!;
-    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET);
+    const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET_NAME);
     const review = readFileSync(join(REPO_ROOT, "webhook/samples/kuberay-worker-create.json"), "utf8");
     const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: files["ca.crt"] });
     const admit = () =>

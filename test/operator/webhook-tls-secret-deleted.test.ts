@@ -12,69 +12,38 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { apiError } from "../../src/shared/kube/client.js";
 import { publicationDelayMs } from "../../src/webhook/tls/rotation-plan.js";
-import { adminKubeConfig, serviceAccountKubeconfig } from "../harness/cluster.js";
-import { createGrant, createNamespace, createOperatorRbac, deleteNamespace, eventually, grantSpec, simplePod, uniqueName } from "../harness/kube.js";
-import { startOperator, sumMetric, type OperatorProcess } from "../harness/operator.js";
-import { freePort } from "../harness/process.js";
-import { certificatesIn, createWebhookConfiguration, deleteWebhookConfiguration, servedCertificate, tlsSecretFiles, webhookCaBundles } from "../harness/webhook.js";
+import { eventually, simplePod } from "../harness/kube.js";
+import { sumMetric } from "../harness/operator.js";
+import { certificatesIn, servedCertificate, tlsSecretFiles, webhookCaBundles } from "../harness/webhook.js";
+import { startWebhookReplicas, TLS_SECRET_NAME, type WebhookReplicas } from "../harness/webhook-replicas.js";
 
-const TLS_SECRET = "ddcred-webhook-tls";
 /** Long enough that no rotation of its own happens between deletions; its publication delay is 4 s. */
 const SERVING_SECONDS = 16;
 const CA_SECONDS = 600;
 const DELETIONS = 3;
+let webhook: WebhookReplicas;
 let admin: KubeConfig;
 let operatorNamespace: string;
 let workload: string;
 let configurationName: string;
-let ports: number[];
-const replicas: OperatorProcess[] = [];
+let ports: readonly number[];
 
 beforeAll(async () => {
-  const cluster = inject("cluster");
-  admin = adminKubeConfig(cluster);
-  configurationName = uniqueName("ddcred-secret-deleted");
-  const testLabel = { "ddcred-test/webhook": uniqueName("secret-deleted") };
-  operatorNamespace = await createNamespace(admin, { prefix: "ddcred-del" });
-  workload = await createNamespace(admin, { prefix: "del", injection: true, labels: testLabel });
-  const names = { WEBHOOK_CONFIGURATION_NAME: configurationName, LEASE_NAME: "ddcred-operator", TLS_SECRET_NAME: TLS_SECRET };
-  await createOperatorRbac(admin, { namespace: operatorNamespace, serviceAccount: "ddcred-operator", names });
-  const { path } = await serviceAccountKubeconfig(cluster, operatorNamespace, "ddcred-operator");
-  ports = [await freePort(), await freePort()];
-  // The API server calls the first replica (the test API server has no Service routing); the other is checked directly.
-  await createWebhookConfiguration(admin, { name: configurationName, port: ports[0]!, testLabel, operatorNamespace });
-  await createGrant(admin, workload, "datadog", grantSpec());
-  for (const port of ports) {
-    replicas.push(
-      await startOperator({
-        kubeconfig: path,
-        namespace: operatorNamespace,
-        env: {
-          DDCRED_CONTROLLER_ENABLED: "false",
-          DDCRED_AGENT_IMAGE: "registry.example/ddcred-operator:test",
-          DDCRED_WEBHOOK_PORT: String(port),
-          DDCRED_WEBHOOK_EXTRA_SANS: "127.0.0.1",
-          DDCRED_WEBHOOK_CONFIGURATION_NAME: configurationName,
-          DDCRED_TLS_SECRET_NAME: TLS_SECRET,
-          DDCRED_TLS_CERT_VALIDITY_SECONDS: String(SERVING_SECONDS),
-          DDCRED_TLS_CA_VALIDITY_SECONDS: String(CA_SECONDS),
-        },
-      }),
-    );
-  }
-  await eventually("the caBundle to be registered and both replicas to serve the Secret's certificate", async () => {
-    const [{ bundles }, files] = await Promise.all([webhookCaBundles(admin, configurationName), tlsSecretFiles(admin, operatorNamespace, TLS_SECRET)]);
-    if (bundles[0] !== files["ca.crt"]) return false;
-    const served = await Promise.all(ports.map((port) => servedCertificate(port, files["ca.crt"])));
-    return served.every((certificate) => certificate.fingerprint256 === certificatesIn(files["tls.crt"]!)[0]!.fingerprint256);
+  // The API server calls the first replica; the other is checked directly.
+  webhook = await startWebhookReplicas(inject("cluster"), {
+    name: "secret-deleted",
+    prefix: "del",
+    replicas: 2,
+    workload: true,
+    env: { DDCRED_TLS_CERT_VALIDITY_SECONDS: String(SERVING_SECONDS), DDCRED_TLS_CA_VALIDITY_SECONDS: String(CA_SECONDS) },
+    waitFor: "serving",
   });
+  ({ admin, operatorNamespace, configurationName, ports } = webhook);
+  workload = webhook.workload!;
 });
 
 afterAll(async () => {
-  await Promise.all(replicas.map((operator) => operator.stop()));
-  await deleteWebhookConfiguration(admin, configurationName);
-  await deleteNamespace(admin, workload);
-  await deleteNamespace(admin, operatorNamespace);
+  await webhook?.stop();
 });
 
 describe("the TLS Secret deleted while two replicas serve", () => {
@@ -118,11 +87,11 @@ describe("the TLS Secret deleted while two replicas serve", () => {
     const recreated: { retainedOldCa: boolean; keptServing: boolean; newCaFirst: boolean }[] = [];
     try {
       for (let deletion = 0; deletion < DELETIONS; deletion += 1) {
-        const before = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET);
+        const before = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET_NAME);
         const oldCa = certificatesIn(before["ca.crt"]!)[0]!.fingerprint256;
         const oldServing = certificatesIn(before["tls.crt"]!)[0]!.fingerprint256;
-        await core.deleteNamespacedSecret({ name: TLS_SECRET, namespace: operatorNamespace });
-        const after = await eventually("the Secret to be recreated", () => tlsSecretFiles(admin, operatorNamespace, TLS_SECRET).catch(() => undefined), 10_000);
+        await core.deleteNamespacedSecret({ name: TLS_SECRET_NAME, namespace: operatorNamespace });
+        const after = await eventually("the Secret to be recreated", () => tlsSecretFiles(admin, operatorNamespace, TLS_SECRET_NAME).catch(() => undefined), 10_000);
         const authorities = certificatesIn(after["ca.crt"]!).map((certificate) => certificate.fingerprint256);
         recreated.push({
           newCaFirst: authorities[0] !== oldCa,
@@ -133,7 +102,7 @@ describe("the TLS Secret deleted while two replicas serve", () => {
         await eventually(
           "the serving certificate to move to the new CA and both replicas to serve it",
           async () => {
-            const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET);
+            const files = await tlsSecretFiles(admin, operatorNamespace, TLS_SECRET_NAME);
             const [signer] = certificatesIn(files["ca.crt"]!);
             const serving = certificatesIn(files["tls.crt"]!)[0]!;
             if (!signer || signer.fingerprint256 === oldCa || !serving.checkIssued(signer)) return false;
@@ -156,18 +125,13 @@ describe("the TLS Secret deleted while two replicas serve", () => {
     expect(creations).toBeGreaterThan(50);
     expect(recreated).toEqual(Array.from({ length: DELETIONS }, () => ({ newCaFirst: true, retainedOldCa: true, keptServing: true })));
 
-    const metrics = await Promise.all(replicas.map((operator) => operator.metrics()));
+    const metrics = await Promise.all(webhook.replicas.map(({ operator }) => operator.metrics()));
     const written = (reason: string) => metrics.reduce((sum, text) => sum + sumMetric(text, "ddcred_webhook_certificate_rotations_total", { reason, result: "written" }), 0);
     expect(written("SecretMissing"), "the first Secret, then one per deletion").toBe(1 + DELETIONS);
     expect(written("AuthorityPublished")).toBe(DELETIONS);
   });
 
   it("ends with the webhook configuration trusting the Secret's bundle and both replicas serving its certificate", async () => {
-    await eventually("caBundle and served certificates to match the Secret", async () => {
-      const [{ bundles }, files] = await Promise.all([webhookCaBundles(admin, configurationName), tlsSecretFiles(admin, operatorNamespace, TLS_SECRET)]);
-      const expected = certificatesIn(files["tls.crt"]!)[0]!.fingerprint256;
-      const served = await Promise.all(ports.map((port) => servedCertificate(port, files["ca.crt"])));
-      return bundles[0] === files["ca.crt"] && served.every((certificate) => certificate.fingerprint256 === expected);
-    });
+    await eventually("caBundle and served certificates to match the Secret", () => webhook.servesSecret());
   });
 });
