@@ -95,12 +95,14 @@ export function certificatesIn(pemBundle: string): X509Certificate[] {
 
 /**
  * The certificate a webhook port serves to a new connection. With `trust`,
- * the handshake also verifies it against that CA bundle for 127.0.0.1, as the
- * API server does (rejects otherwise).
+ * the handshake also verifies it against that CA bundle, for the name the
+ * API server would call (`at.serverName`; else the address), as the API
+ * server does (rejects otherwise). `at.host` defaults to 127.0.0.1.
  */
-export function servedCertificate(port: number, trust?: string): Promise<X509Certificate> {
+export function servedCertificate(port: number, trust?: string, at: { readonly host?: string; readonly serverName?: string } = {}): Promise<X509Certificate> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, ...(trust ? { ca: trust, rejectUnauthorized: true } : { rejectUnauthorized: false }) }, () => {
+    const verify = trust ? { ca: trust, rejectUnauthorized: true } : { rejectUnauthorized: false };
+    const socket = connect({ host: at.host ?? "127.0.0.1", port, ...(at.serverName ? { servername: at.serverName } : {}), ...verify }, () => {
       const peer = socket.getPeerX509Certificate();
       socket.destroy();
       if (peer) resolve(peer);

@@ -13,8 +13,6 @@
 // bench/drills/node.ts prints the figures; test/node/webhook-drills.test.ts
 // holds what users must never see (a pod admitted without its agent).
 import { execFileSync } from "node:child_process";
-import { X509Certificate } from "node:crypto";
-import { connect } from "node:tls";
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { CHART_DIR, helm } from "../../chart/helm.js";
 import { apiError } from "../../../src/shared/kube/client.js";
@@ -22,7 +20,7 @@ import { AGENT_CONTAINER_NAME } from "../../../src/shared/names.js";
 import type { DrillReport } from "../../../bench/drills/report.js";
 import { sumMetric } from "../operator.js";
 import { createGrant, eventually, TEST_ORG_UUID } from "../kube.js";
-import { certificatesIn } from "../webhook.js";
+import { certificatesIn, servedCertificate } from "../webhook.js";
 import { installChart } from "./chart-release.js";
 import type { CredentialStackInfo } from "./credential-stack.js";
 import type { NodeClusterInfo } from "./node-cluster.js";
@@ -277,7 +275,7 @@ async function certRotationBurst(admin: KubeConfig, release: DrilledRelease, nam
         // What each replica serves right now, verified as the API server would, against the caBundle just read.
         for (const pod of replicas) {
           try {
-            servingServed.add((await servedBy(pod.ip, pod.webhookPort, names.serverName, bundle)).fingerprint256);
+            servingServed.add((await servedCertificate(pod.webhookPort, bundle, { host: pod.ip, serverName: names.serverName })).fingerprint256);
             handshakes += 1;
           } catch (error) {
             untrusted.push(`${pod.name}: ${error instanceof Error ? error.message : String(error)}`.slice(0, 160));
@@ -368,20 +366,6 @@ async function operatorPods(admin: KubeConfig, release: DrilledRelease): Promise
     const ports = pod.spec?.containers[0]?.ports ?? [];
     const port = (name: string) => ports.find((p) => p.name === name)?.containerPort ?? Number.NaN;
     return { name: pod.metadata!.name!, ip: pod.status!.podIP!, webhookPort: port("webhook"), metricsPort: port("metrics") };
-  });
-}
-
-/** The certificate a replica serves a new connection, verified against `caBundle` for `serverName` (rejects otherwise). */
-function servedBy(host: string, port: number, serverName: string, caBundle: string): Promise<X509Certificate> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, servername: serverName, ca: caBundle, rejectUnauthorized: true }, () => {
-      const peer = socket.getPeerX509Certificate();
-      socket.destroy();
-      if (peer) resolve(peer);
-      else reject(new Error("no peer certificate"));
-    });
-    socket.setTimeout(3_000, () => socket.destroy(new Error("TLS handshake timed out")));
-    socket.on("error", reject);
   });
 }
 
