@@ -35,6 +35,11 @@ const CLOSED_LOOP_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const OPEN_LOOP_RATE = Number(process.env.BENCH_RATE ?? 500);
 const OPEN_LOOP_SECONDS = Number(process.env.BENCH_OPEN_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/**
+ * Replicas of one template, as a ReplicaSet or KubeRay scaling up sends
+ * them: the sample review under this many uids, sent round robin.
+ */
+const REPLICAS = Math.max(1, Number(process.env.BENCH_REPLICAS ?? 64));
 
 type Mode = "ddcred" | "noop" | "express";
 
@@ -54,8 +59,8 @@ async function serve(mode: Mode, certFile: string, keyFile: string): Promise<voi
       registry: new Registry(),
       host: "127.0.0.1",
       // BENCH_DECIDE_EVERY_TIME=1: keep no recent decision, so that every
-      // review is decided afresh (this bench repeats one review, which the
-      // server otherwise answers as a burst of replicas of one template).
+      // review is decided afresh (this bench sends replicas of one review,
+      // which the server otherwise answers from the decision for the first).
       ...(process.env.BENCH_DECIDE_EVERY_TIME === "1" ? { recentDecisions: new RecentDecisions(0) } : {}),
     });
     port = server.port;
@@ -143,7 +148,9 @@ interface VegetaReport {
 
 function attack(vegeta: string, dir: string, server: Running, args: readonly string[]): VegetaReport {
   const targets = join(dir, `targets-${server.port}.txt`);
-  writeFileSync(targets, `POST https://127.0.0.1:${server.port}${MUTATE_PODS_PATH}?timeout=10s\nContent-Type: application/json\n@${join(dir, "review.json")}\n`);
+  const target = (replica: number) =>
+    `POST https://127.0.0.1:${server.port}${MUTATE_PODS_PATH}?timeout=10s\nContent-Type: application/json\n@${join(dir, `review-${replica}.json`)}\n`;
+  writeFileSync(targets, Array.from({ length: REPLICAS }, (_, replica) => target(replica)).join("\n"));
   const results = join(dir, `results-${server.port}.bin`);
   const cpuBefore = cpuSeconds(server.child.pid);
   execFileSync(vegeta, ["attack", `-targets=${targets}`, "-format=http", `-root-certs=${join(dir, "tls.crt")}`, "-keepalive=true", `-output=${results}`, ...args], { stdio: ["ignore", "ignore", "inherit"] });
@@ -199,7 +206,13 @@ async function main(): Promise<void> {
     const certificate = selfSignedCertificate("ddcred-bench");
     writeFileSync(join(dir, "tls.crt"), certificate.cert);
     writeFileSync(join(dir, "tls.key"), certificate.key);
-    writeFileSync(join(dir, "review.json"), readFileSync(join(ROOT, "webhook/samples/kuberay-worker-create.json")));
+    const review = readFileSync(join(ROOT, "webhook/samples/kuberay-worker-create.json"), "utf8");
+    const uid = (JSON.parse(review) as { request: { uid: string } }).request.uid;
+    for (let replica = 0; replica < REPLICAS; replica++) {
+      // Another uid of the same length in its place: the rest of the review as it is.
+      const replicaUid = `${uid.slice(0, -4)}${replica.toString(16).padStart(4, "0")}`;
+      writeFileSync(join(dir, `review-${replica}.json`), review.replace(`"${uid}"`, `"${replicaUid}"`));
+    }
     const ddcred = await startServer("ddcred", join(dir, "tls.crt"), join(dir, "tls.key"));
     const noop = await startServer("noop", join(dir, "tls.crt"), join(dir, "tls.key"));
     const expressNoop = await startServer("express", join(dir, "tls.crt"), join(dir, "tls.key"));
@@ -207,7 +220,7 @@ async function main(): Promise<void> {
 
     for (const server of servers) attack(vegeta, dir, server, ["-rate=200/s", "-duration=2s"]); // warm the JITs up
     console.log(
-      `KubeRay worker pod AdmissionReview (${readFileSync(join(dir, "review.json")).length} bytes) over HTTPS with keep-alive; ` +
+      `KubeRay worker pod AdmissionReview (${Buffer.byteLength(review)} bytes, ${REPLICAS} replicas: uids sent round robin) over HTTPS with keep-alive; ` +
         `vegeta on the same ${availableParallelism()}-CPU machine; best of ${ROUNDS} alternating rounds`,
     );
     const loads: [string, readonly string[], typeof moreThroughput][] = [

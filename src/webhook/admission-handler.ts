@@ -12,7 +12,7 @@ import type { GrantCache } from "./grant-cache.js";
 import { mutatePod, type MutationResult } from "./mutate-pod.js";
 import type { Outcome } from "./outcome.js";
 import { podDisplayName } from "./pod.js";
-import type { RecentDecisions } from "./recent-decisions.js";
+import type { RecentDecisions, RememberedDecision } from "./recent-decisions.js";
 import { DEFAULT_RAY_OWNER_READ_MS, needsRayResolution, resolveRayWorkload, type RayOwnerSource } from "./ray-resolution.js";
 import type { InjectionSettings } from "./settings.js";
 
@@ -46,7 +46,13 @@ export interface AdmissionDecision {
 }
 
 export type AdmissionReply =
-  | { readonly statusCode: 200; readonly review: AdmissionReviewResponse; readonly decision: AdmissionDecision }
+  | {
+      readonly statusCode: 200;
+      readonly review: AdmissionReviewResponse;
+      readonly decision: AdmissionDecision;
+      /** JSON.stringify(review) and its length in UTF-8, when at hand already (a kept decision carries its answer serialized). */
+      readonly serialized?: { readonly json: string; readonly byteLength: number };
+    }
   | { readonly statusCode: 400; readonly problem: RequestProblem };
 
 export const DEFAULT_CACHE_SYNC_WAIT_MS = 2_000;
@@ -60,6 +66,13 @@ export async function reviewPodAdmission(
   deps: AdmissionHandlerDependencies,
   requestTimeoutMs?: number,
 ): Promise<AdmissionReply> {
+  // A replica of a template decided a moment ago, answered without parsing its body (see recent-decisions.ts).
+  // A decision that read a Ray owner is never kept; were the namespace's grants to name Ray workloads now, they would be other objects.
+  const recalled = deps.recentDecisions && deps.grants.hasSynced() ? deps.recentDecisions.recall(body, deps.grants, deps.settings) : undefined;
+  if (recalled && !(deps.rayOwners && needsRayResolution(recalled.grants))) {
+    return answerKept({ uid: recalled.uid, ...recalled.decision.request }, recalled.decision);
+  }
+
   const decoded = decodeAdmissionRequest(body);
   if (!decoded.ok) return { statusCode: 400, problem: decoded.problem };
   const request = decoded.request;
@@ -76,34 +89,86 @@ export async function reviewPodAdmission(
     if (resolution.kind === "unknown") return retryLater(request, resolution.message);
     rayWorkload = resolution.workload;
   }
-  // A decision that read a Ray owner depends on more than the review's body: never reused.
-  const key = rayWorkload === undefined ? deps.recentDecisions?.keyOf(body, request.uid) : undefined;
-  let decided = key === undefined ? undefined : deps.recentDecisions?.get(key, grants);
-  if (!decided) {
-    const result = mutatePod({ pod: request.pod, namespace: request.namespace, grants, settings: deps.settings, ...(rayWorkload ? { rayWorkload } : {}) });
-    decided = { result, encodedPatch: result.patch.length > 0 ? Buffer.from(JSON.stringify(result.patch)).toString("base64") : undefined };
-    if (key !== undefined) deps.recentDecisions?.set(key, grants, decided);
+  // A decision that read a Ray owner depends on more than the review's body: never kept.
+  const recent = rayWorkload === undefined ? deps.recentDecisions : undefined;
+  const kept = recent?.reuse(body, request.uid, grants, deps.settings);
+  if (kept) return answerKept(identify(request), kept);
+
+  const result = mutatePod({ pod: request.pod, namespace: request.namespace, grants, settings: deps.settings, ...(rayWorkload ? { rayWorkload } : {}) });
+  const encodedPatch = result.patch.length > 0 ? Buffer.from(JSON.stringify(result.patch)).toString("base64") : undefined;
+  const review = answer(request.uid, result, encodedPatch);
+  const decision = decisionOf(identify(request), result);
+  const serialized = serializeAnswer(review);
+  const head = answerHead(request.uid);
+  if (recent && serialized.json.startsWith(head)) {
+    const answerTail = serialized.json.slice(head.length);
+    const remembered = { namespace: decision.namespace, pod: decision.pod, dryRun: decision.dryRun };
+    recent.remember(body, request.uid, grants, deps.settings, { result, encodedPatch, request: remembered, answerTail, answerTailBytes: Buffer.byteLength(answerTail) });
   }
-  const { result } = decided;
-  const review = result.refusal === undefined ? allowed(request, result, decided.encodedPatch) : refused(request, result.refusal);
-  return { statusCode: 200, review, decision: decisionOf(request, result) };
+  return { statusCode: 200, review, decision, serialized };
 }
 
-/** Not admitted: the API server shows `message` to whoever created the pod (a ReplicaSet records it in an Event). */
-function refused(request: AdmissionRequest, message: string): AdmissionReviewResponse {
+const EMPTY_PATCH = '"patch":""';
+
+/**
+ * JSON.stringify(review) and its length in UTF-8, without having
+ * JSON.stringify scan the patch, some kilobytes of base64, which needs no
+ * escaping: the answer is serialized with an empty patch, and the patch put
+ * between its quotes. Only the key "patch" can be followed by :"" (a quote
+ * inside a string is escaped), and the answer has one.
+ */
+function serializeAnswer(review: AdmissionReviewResponse): { json: string; byteLength: number } {
+  const { patch } = review.response;
+  const json = JSON.stringify(patch === undefined ? review : { ...review, response: { ...review.response, patch: "" } });
+  const at = patch === undefined ? -1 : json.indexOf(EMPTY_PATCH);
+  if (at < 0) return { json, byteLength: Buffer.byteLength(json) };
+  const cut = at + EMPTY_PATCH.length - 1;
+  return { json: json.slice(0, cut) + patch + json.slice(cut), byteLength: Buffer.byteLength(json) + (patch as string).length };
+}
+
+/**
+ * The answer's JSON up to and with its uid: JSON.stringify writes keys in
+ * the order the answer is built in, and the uid is the first of `response`;
+ * nothing after it depends on the uid.
+ */
+function answerHead(uid: string): string {
+  return ANSWER_HEAD + JSON.stringify(uid);
+}
+
+const ANSWER_HEAD = `{"apiVersion":${JSON.stringify(ADMISSION_API_VERSION)},"kind":${JSON.stringify(ADMISSION_KIND)},"response":{"uid":`;
+
+/** A kept decision, for the request it is reused for: the answer deciding afresh would give, and its JSON. */
+function answerKept(request: RequestIdentity, kept: RememberedDecision): AdmissionReply {
+  const { result, encodedPatch, answerTail, answerTailBytes } = kept;
+  // The head is ASCII: the API version, the kind and the uid (letters, digits and dashes: see recent-decisions.ts).
+  const head = answerHead(request.uid);
   return {
-    apiVersion: ADMISSION_API_VERSION,
-    kind: ADMISSION_KIND,
-    response: { uid: request.uid, allowed: false, status: { code: 403, reason: "Forbidden", message } },
+    statusCode: 200,
+    review: answer(request.uid, result, encodedPatch),
+    decision: decisionOf(request, result),
+    serialized: { json: head + answerTail, byteLength: head.length + answerTailBytes },
   };
 }
 
-function allowed(request: AdmissionRequest, result: MutationResult, encodedPatch: string | undefined): AdmissionReviewResponse {
+function answer(uid: string, result: MutationResult, encodedPatch: string | undefined): AdmissionReviewResponse {
+  return result.refusal === undefined ? allowed(uid, result, encodedPatch) : refused(uid, result.refusal);
+}
+
+/** Not admitted: the API server shows `message` to whoever created the pod (a ReplicaSet records it in an Event). */
+function refused(uid: string, message: string): AdmissionReviewResponse {
+  return {
+    apiVersion: ADMISSION_API_VERSION,
+    kind: ADMISSION_KIND,
+    response: { uid, allowed: false, status: { code: 403, reason: "Forbidden", message } },
+  };
+}
+
+function allowed(uid: string, result: MutationResult, encodedPatch: string | undefined): AdmissionReviewResponse {
   return {
     apiVersion: ADMISSION_API_VERSION,
     kind: ADMISSION_KIND,
     response: {
-      uid: request.uid,
+      uid,
       allowed: true,
       ...(encodedPatch !== undefined ? { patchType: "JSONPatch", patch: encodedPatch } : {}),
       ...(result.warnings.length > 0 ? { warnings: result.warnings } : {}),
@@ -146,9 +211,15 @@ function retryLater(request: AdmissionRequest, message: string): AdmissionReply 
   };
 }
 
-function decisionOf(request: AdmissionRequest, result: MutationResult): AdmissionDecision {
+/** What the decision's log line says of the request. */
+type RequestIdentity = Pick<AdmissionDecision, "uid" | "namespace" | "pod" | "dryRun">;
+
+function decisionOf(request: RequestIdentity, result: MutationResult): AdmissionDecision {
   return {
-    ...identify(request),
+    uid: request.uid,
+    namespace: request.namespace,
+    pod: request.pod,
+    dryRun: request.dryRun,
     result: resultOf(result),
     outcome: result.outcome,
     patchOperations: result.patch.length,
@@ -156,7 +227,7 @@ function decisionOf(request: AdmissionRequest, result: MutationResult): Admissio
   };
 }
 
-function identify(request: AdmissionRequest): Pick<AdmissionDecision, "uid" | "namespace" | "pod" | "dryRun"> {
+function identify(request: AdmissionRequest): RequestIdentity {
   return { uid: request.uid, namespace: request.namespace, pod: request.name ?? podDisplayName(request.pod), dryRun: request.dryRun };
 }
 
