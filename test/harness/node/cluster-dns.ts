@@ -20,7 +20,6 @@ import { apiError } from "../../../src/shared/kube/client.js";
 export const CLUSTER_DOMAIN = "cluster.local";
 const TTL_SECONDS = 5;
 const TYPE_A = 1;
-const TYPE_AAAA = 28;
 const CLASS_IN = 1;
 export const RCODE = { noError: 0, formatError: 1, serverFailure: 2, nameError: 3, notImplemented: 4, refused: 5 } as const;
 
@@ -136,30 +135,23 @@ export async function resolve(question: Question, lookup: ServiceLookup, domain 
 export interface ClusterDns {
   readonly address: string;
   readonly port: number;
-  /** Queries answered, by rcode name; for diagnostics. */
-  readonly answered: Readonly<Record<string, number>>;
   stop(): Promise<void>;
 }
 
 export async function startClusterDns(options: { address: string; port?: number; lookup: ServiceLookup; domain?: string }): Promise<ClusterDns> {
   const socket: Socket = createSocket("udp4");
-  const answered: Record<string, number> = {};
-  const names = Object.fromEntries(Object.entries(RCODE).map(([name, code]) => [code, name]));
   socket.on("message", (message, peer) => {
     const query = parseQuery(message);
     if (!query) return;
-    const reply = (answer: Buffer, rcode: number) => {
-      answered[names[rcode] ?? String(rcode)] = (answered[names[rcode] ?? String(rcode)] ?? 0) + 1;
-      socket.send(answer, peer.port, peer.address);
-    };
+    const reply = (answer: Buffer) => socket.send(answer, peer.port, peer.address);
     if ("error" in query) {
-      reply(encodeAnswer(query, query.error), query.error);
+      reply(encodeAnswer(query, query.error));
       return;
     }
     resolve(query, options.lookup, options.domain)
-      .then(({ rcode, addresses }) => reply(encodeAnswer(query, rcode, addresses), rcode))
+      .then(({ rcode, addresses }) => reply(encodeAnswer(query, rcode, addresses)))
       // The API server unreachable: SERVFAIL, so the client retries rather than caching a negative answer.
-      .catch(() => reply(encodeAnswer(query, RCODE.serverFailure), RCODE.serverFailure));
+      .catch(() => reply(encodeAnswer(query, RCODE.serverFailure)));
   });
   await new Promise<void>((done, fail) => {
     socket.once("error", fail);
@@ -171,9 +163,6 @@ export async function startClusterDns(options: { address: string; port?: number;
   return {
     address: options.address,
     port: socket.address().port,
-    answered,
     stop: () => new Promise<void>((done) => socket.close(() => done())),
   };
 }
-
-export { TYPE_A, TYPE_AAAA };
