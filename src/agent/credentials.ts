@@ -1,6 +1,7 @@
 // What the agent fetches and hands out, and how a fetch can fail. Failures
 // are values: a machine reason (also the `result` label of the refresh
 // metric) and a human message that says what to do.
+import type { ExpirySource } from "./datadog/expiry.js";
 import type { DatadogFailureReason } from "./datadog/failures.js";
 import type { CredentialKind } from "../shared/names.js";
 
@@ -31,12 +32,8 @@ export interface Failure {
   readonly retryAfterMs?: number;
 }
 
-/**
- * Where a credential's expiry comes from: the server (`reported`), the
- * clients' documented default because the answer had no readable one
- * (`assumed`), or nowhere because it has none (`none`: Datadog's intake keys).
- */
-export type ExpirySource = "reported" | "assumed" | "none";
+/** Where a credential's expiry comes from (see datadog/expiry.ts). */
+export type { ExpirySource };
 
 /** A fetched credential: its value and when it stops working (epoch milliseconds; Infinity when it has no expiry). */
 export interface Fetched<T> {

@@ -4,10 +4,10 @@
 import { chooseGrant } from "../shared/grant-choice.js";
 import { grantProblems } from "../shared/grant-problems.js";
 import { claimMatches } from "../shared/injected-agent.js";
-import type { Grant, GrantSpecRay, GrantStatus, GrantStatusConditionsItem, GrantStatusRayWorkloadsItem } from "../shared/grant.js";
+import type { Grant, GrantStatus, GrantStatusConditionsItem } from "../shared/grant.js";
 import { podIsLive, type NamespaceRecord, type PodRecord } from "../shared/kube/caches.js";
 import type { PolicyVerdict } from "../shared/policy.js";
-import { NO_RAY_WORKLOAD, type RayWorkload } from "../shared/ray-workload.js";
+import { namedRayWorkload, NO_RAY_WORKLOAD, type NamedRayWorkload, type RayWorkload } from "../shared/ray-workload.js";
 import {
   GRANT_GENERATION_ANNOTATION,
   INJECTED_ANNOTATION,
@@ -60,7 +60,7 @@ interface PodTally {
   conflicting: number;
   conflictingGrants: Set<string>;
   /** Per named Ray workload (kind/name), its pods' counts. */
-  rayWorkloads: Map<string, { kind: GrantStatusRayWorkloadsItem["kind"]; name: string; injectedPods: number; missedPods: number }>;
+  rayWorkloads: Map<string, NamedRayWorkload & { injectedPods: number; missedPods: number }>;
 }
 
 /**
@@ -79,7 +79,7 @@ function tallyPods(world: GrantWorld): PodTally {
   const generation = grant.metadata.generation ?? 0;
   const tally: PodTally = { injected: 0, revoked: 0, stale: [], missed: [], conflicting: 0, conflictingGrants: new Set(), rayWorkloads: new Map() };
   const countRay = (workload: RayWorkload, field: "injectedPods" | "missedPods") => {
-    const named = grant.spec.ray && namedWorkload(grant.spec.ray, workload);
+    const named = grant.spec.ray && namedRayWorkload(grant.spec.ray, workload);
     if (!named) return;
     const key = `${named.kind}/${named.name}`;
     const entry = tally.rayWorkloads.get(key) ?? { ...named, injectedPods: 0, missedPods: 0 };
@@ -121,14 +121,6 @@ function tallyPods(world: GrantWorld): PodTally {
     }
   }
   return tally;
-}
-
-/** The workload of the pod that the grant names: its RayJob or RayService before its RayCluster. */
-function namedWorkload(ray: GrantSpecRay, workload: RayWorkload): { kind: GrantStatusRayWorkloadsItem["kind"]; name: string } | undefined {
-  if (workload.rayJob !== undefined && (ray.rayJobs ?? []).includes(workload.rayJob)) return { kind: "RayJob", name: workload.rayJob };
-  if (workload.rayService !== undefined && (ray.rayServices ?? []).includes(workload.rayService)) return { kind: "RayService", name: workload.rayService };
-  if (workload.rayCluster !== undefined && (ray.rayClusters ?? []).includes(workload.rayCluster)) return { kind: "RayCluster", name: workload.rayCluster };
-  return undefined;
 }
 
 /** status.rayWorkloads: for a grant that names Ray workloads, and for one that no longer does but reported some. */

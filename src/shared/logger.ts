@@ -42,7 +42,6 @@ function isoTime(): string {
   return lastTime.text;
 }
 
-/** @param dest file descriptor or path to write to: standard output unless a benchmark says otherwise */
 /**
  * A logger for lines whose fields are fixed and never secret (names, counts,
  * reasons): without the redaction, whose wildcard paths cost about 20 µs a
@@ -52,6 +51,7 @@ export function unredactedChild(logger: Logger): Logger {
   return logger.child({}, { redact: [] });
 }
 
+/** @param dest file descriptor or path to write to: standard output unless a benchmark says otherwise */
 export function createLogger(component: string, level = process.env.LOG_LEVEL ?? "info", dest: number | string = 1): Logger {
   // Asynchronous writes: a log line per admission must not cost a write(2)
   // on the admission path. pino flushes what is buffered when the process exits.

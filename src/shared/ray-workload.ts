@@ -83,20 +83,21 @@ export function rayWorkloadOf(owner: RayPodOwner, record: OwnerRecord | undefine
   return { rayCluster: record.name };
 }
 
-/** Whether a grant's spec.ray names any workload the pod belongs to. */
-export function rayNamesWorkload(ray: GrantSpecRay, workload: RayWorkload): boolean {
-  return (
-    (workload.rayCluster !== undefined && (ray.rayClusters ?? []).includes(workload.rayCluster)) ||
-    (workload.rayJob !== undefined && (ray.rayJobs ?? []).includes(workload.rayJob)) ||
-    (workload.rayService !== undefined && (ray.rayServices ?? []).includes(workload.rayService))
-  );
+/** A workload a grant's spec.ray names, by kind and name. */
+export interface NamedRayWorkload {
+  readonly kind: "RayJob" | "RayService" | "RayCluster";
+  readonly name: string;
 }
 
-/** The workloads a pod belongs to, as words for messages: "RayJob train, RayCluster train-abc12". */
-export function describeRayWorkload(workload: RayWorkload): string {
-  const parts: string[] = [];
-  if (workload.rayJob !== undefined) parts.push(`RayJob ${workload.rayJob}`);
-  if (workload.rayService !== undefined) parts.push(`RayService ${workload.rayService}`);
-  if (workload.rayCluster !== undefined) parts.push(`RayCluster ${workload.rayCluster}`);
-  return parts.join(", ");
+/** The workload of the pod that the grant's spec.ray names: its RayJob or RayService before its RayCluster. */
+export function namedRayWorkload(ray: GrantSpecRay, workload: RayWorkload): NamedRayWorkload | undefined {
+  if (workload.rayJob !== undefined && (ray.rayJobs ?? []).includes(workload.rayJob)) return { kind: "RayJob", name: workload.rayJob };
+  if (workload.rayService !== undefined && (ray.rayServices ?? []).includes(workload.rayService)) return { kind: "RayService", name: workload.rayService };
+  if (workload.rayCluster !== undefined && (ray.rayClusters ?? []).includes(workload.rayCluster)) return { kind: "RayCluster", name: workload.rayCluster };
+  return undefined;
+}
+
+/** Whether a grant's spec.ray names any workload the pod belongs to. */
+export function rayNamesWorkload(ray: GrantSpecRay, workload: RayWorkload): boolean {
+  return namedRayWorkload(ray, workload) !== undefined;
 }

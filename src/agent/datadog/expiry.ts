@@ -4,14 +4,26 @@
 // Python clients parses a string of unix seconds; both are read here. A value
 // that is neither is never silently replaced: the reading says the expiry was
 // assumed and why, and the agent logs and labels that.
+/**
+ * Where a credential's expiry comes from: the server (`reported`), the
+ * clients' documented default because the answer had no readable one
+ * (`assumed`), or nowhere because it has none (`none`: Datadog's intake keys).
+ */
+export type ExpirySource = "reported" | "assumed" | "none";
+
 export interface ExpiryReading {
-  readonly expiry: "reported" | "assumed" | "none";
+  readonly expiry: ExpirySource;
   readonly expiresAt: Date | undefined;
   /** Why the expiry was assumed; no secret (the raw value is only described). */
   readonly expiryNote?: string;
 }
 
 const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+/**
+ * A credential that may carry no expiry (an intake key) but sent an unreadable
+ * one is held for the hour the Datadog Agent re-exchanges its key after.
+ */
+const UNREADABLE_NO_EXPIRY_ASSUMED_SECONDS = 60 * 60;
 /** Unix seconds between 2001 and 2286: anything else is milliseconds or garbage, not an expiry. */
 const PLAUSIBLE_UNIX_SECONDS = { min: 1_000_000_000, max: 9_999_999_999 };
 
@@ -26,7 +38,7 @@ export function readExpiry(raw: unknown, withoutExpiry: { readonly assumeSeconds
   }
   const at = parseExpires(raw);
   if (at !== undefined) return { expiry: "reported", expiresAt: new Date(at) };
-  const seconds = withoutExpiry === "none" ? 60 * 60 : withoutExpiry.assumeSeconds;
+  const seconds = withoutExpiry === "none" ? UNREADABLE_NO_EXPIRY_ASSUMED_SECONDS : withoutExpiry.assumeSeconds;
   return assumed(seconds, nowMs, `expires is neither unix seconds nor an RFC 3339 date-time (${describe(raw)})`);
 }
 
