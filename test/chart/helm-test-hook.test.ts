@@ -3,7 +3,6 @@
 // release runs it for real (`helm test <release> --logs`); here the rendered
 // pod is admitted by the real API server, and the rendered check runs against
 // an agent's loopback API stand-in.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,6 +15,7 @@ import { createNamespace, deleteNamespace } from "../harness/kube.js";
 import { apiRequest } from "./api.js";
 import { helm, helmTemplate, KUBE_VERSION_ARGS, CHART_DIR, VALUES_FROM_STDIN, valuesInput, type KubeObject } from "./helm.js";
 import { SCENARIOS } from "./scenarios.js";
+import { runNode, type NodeRun } from "../support/run-node.js";
 
 const RELEASE_NAMESPACE = "ddcred-system";
 const everyOption = SCENARIOS.find((s) => s.name === "every option set")!.values;
@@ -32,25 +32,11 @@ async function testPod(): Promise<any> {
   return pods[0];
 }
 
-interface CheckRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs the rendered check container's command with this env, as the pod would. */
-async function runCheck(env: Record<string, string>): Promise<CheckRun> {
+async function runCheck(env: Record<string, string>): Promise<NodeRun> {
   const [command, ...args] = (await testPod()).spec.containers[0].command as string[];
   expect(command).toBe("node");
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode(args, env);
 }
 
 /** An agent loopback API stand-in answering /readyz with this status. */
@@ -94,13 +80,18 @@ describe("the helm test hook", () => {
     expect(result.stderr).toMatch(/tests\.namespace: the release's namespace is never injected/);
   });
 
-  it("refuses to render without a namespace and labels to test in", async () => {
-    const result = await helm(
-      ["template", "r", CHART_DIR, "--namespace", RELEASE_NAMESPACE, ...KUBE_VERSION_ARGS, ...VALUES_FROM_STDIN],
-      valuesInput({ tests: { enabled: true } }),
-    );
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/tests/);
+  it("refuses to render without a namespace to test in, and without the labels to test with", async () => {
+    const render = (tests: object) =>
+      helm(["template", "r", CHART_DIR, "--namespace", RELEASE_NAMESPACE, ...KUBE_VERSION_ARGS, ...VALUES_FROM_STDIN], valuesInput({ tests }));
+    const noNamespace = await render({ enabled: true, podLabels: { app: "x" } });
+    expect(noNamespace.code).not.toBe(0);
+    // The values schema refuses them before the template's own checks run.
+    expect(noNamespace.stderr).toMatch(/at '\/tests\/namespace': minLength/);
+    expect(noNamespace.stderr).not.toMatch(/tests\/podLabels/);
+    const noLabels = await render({ enabled: true, namespace: "default" });
+    expect(noLabels.code).not.toBe(0);
+    expect(noLabels.stderr).toMatch(/at '\/tests\/podLabels': minProperties/);
+    expect(noLabels.stderr).not.toMatch(/tests\/namespace/);
   });
 
   describe("on the API server", () => {

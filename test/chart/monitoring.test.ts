@@ -125,6 +125,7 @@ describe("the alert rules", () => {
     const anchors = new Set([...runbooks.matchAll(/^#{2,3} (.+)$/gm)].map((m) => headingAnchor(m[1]!)));
     const base = "https://git.example.com/platform/ddcred/-/blob/main/docs/runbooks.md#";
     const links = rules.map((rule: any) => [rule.alert, rule.annotations.runbook_url]);
+    expect(links.length).toBeGreaterThan(0);
     for (const [alert, url] of links) {
       expect(url, alert).toBe(`${base}${alert.toLowerCase()}`);
       expect(anchors.has(url.slice(base.length)), `${alert}: docs/runbooks.md has no section #${url.slice(base.length)}`).toBe(true);
@@ -134,6 +135,7 @@ describe("the alert rules", () => {
   it("link to the repository's docs/runbooks.md by default", async () => {
     const { objects } = await helmTemplate("r", NAMESPACE, { metrics: { prometheusRule: { enabled: true } } });
     const rules = (findObject(objects, "PrometheusRule") as any).spec.groups.flatMap((g: any) => g.rules);
+    expect(rules.length).toBeGreaterThan(0);
     expect(rules.map((rule: any) => rule.annotations.runbook_url)).toEqual(
       rules.map((rule: any) => `https://github.com/ddcred/ddcred-operator/blob/main/docs/runbooks.md#${rule.alert.toLowerCase()}`),
     );

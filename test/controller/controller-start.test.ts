@@ -14,7 +14,7 @@ import { grantInformer, namespaceInformer, podInformer, type Caches } from "../.
 import { createEventRecorder } from "../../src/shared/kube/events.js";
 import { createLogger } from "../../src/shared/logger.js";
 import { adminKubeConfig } from "../harness/cluster.js";
-import { createGrant, createNamespace, deleteNamespace, eventually, grantSpec, readyCondition, waitForGrant } from "../harness/kube.js";
+import { createGrant, createNamespace, deleteNamespace, eventually, getGrant, grantSpec, readyCondition, waitForGrant } from "../harness/kube.js";
 
 const logger = createLogger("controller-start-test", "silent");
 
@@ -72,9 +72,10 @@ describe("starting the controller", () => {
     await createGrant(admin, workload, "waits", grantSpec());
     const { caches, controller, reconciles } = await controllerWithPodsPending();
     const started = controller.start();
-    // The grant is in the synced grant cache and its events have been delivered: a
-    // running controller would have queued it by now.
     expect(caches.grants.get(workload, "waits")).toBeDefined();
+    // The grant is in the synced grant cache: a controller that did not wait for the pod cache
+    // would have queued it (or reconciled it) during a round trip to the API server.
+    await getGrant(admin, workload, "waits");
     expect(controller.backlog()).toBe(0);
     expect(await reconciles()).toBe(0);
 

@@ -5,80 +5,45 @@
 // and take over. The leader reaches the API server through a proxy that
 // stalls; the follower connects directly.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { CoordinationV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { adminKubeConfig, serviceAccountKubeconfig } from "../harness/cluster.js";
-import {
-  createGrant,
-  createNamespace,
-  createOperatorRbac,
-  deleteNamespace,
-  eventually,
-  getGrant,
-  grantSpec,
-  patchGrantSpec,
-  readyCondition,
-  uniqueName,
-  waitForGrant,
-} from "../harness/kube.js";
-import { startOperator, type OperatorProcess } from "../harness/operator.js";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { createGrant, eventually, getGrant, grantSpec, patchGrantSpec, readyCondition, waitForGrant } from "../harness/kube.js";
+import type { OperatorProcess } from "../harness/operator.js";
 import { startStallingProxy, type StallingProxy } from "../harness/stalling-proxy.js";
+import { holds, startLeaseBed, type LeaseBed } from "./support/lease-bed.js";
 
-const LEASE = "ddcred-operator";
 const LEASE_DURATION_MS = 6_000;
 const RENEW_DEADLINE_MS = 3_000;
 const RETRY_PERIOD_MS = 1_000;
 const GRANTS = 30;
 
+let bed: LeaseBed;
 let admin: KubeConfig;
-let operatorNamespace: string;
 let workload: string;
 let direct: string;
 let proxied: string;
 let proxy: StallingProxy;
-const running: OperatorProcess[] = [];
 
 beforeAll(async () => {
   const cluster = inject("cluster");
-  admin = adminKubeConfig(cluster);
-  operatorNamespace = await createNamespace(admin, { prefix: "ddcred-stall" });
-  workload = await createNamespace(admin, { prefix: "stall", injection: true });
-  const names = { WEBHOOK_CONFIGURATION_NAME: uniqueName("ddcred"), LEASE_NAME: LEASE, TLS_SECRET_NAME: "ddcred-tls" };
-  await createOperatorRbac(admin, { namespace: operatorNamespace, serviceAccount: "ddcred-operator", names });
+  bed = await startLeaseBed(cluster, "stall", {
+    leaseDurationSeconds: LEASE_DURATION_MS / 1000,
+    renewDeadlineSeconds: RENEW_DEADLINE_MS / 1000,
+    retryPeriodSeconds: RETRY_PERIOD_MS / 1000,
+  });
+  ({ admin, workload } = bed);
   proxy = await startStallingProxy(cluster.server);
-  direct = (await serviceAccountKubeconfig(cluster, operatorNamespace, "ddcred-operator")).path;
-  proxied = (await serviceAccountKubeconfig({ ...cluster, server: proxy.url }, operatorNamespace, "ddcred-operator")).path;
+  direct = await bed.kubeconfig();
+  proxied = await bed.kubeconfig(proxy.url);
 });
 
 afterAll(async () => {
-  await Promise.all(running.map((operator) => operator.stop()));
+  await bed?.stopOperators();
   await proxy?.stop();
-  await deleteNamespace(admin, workload);
-  await deleteNamespace(admin, operatorNamespace);
+  await bed?.stop();
 });
 
-async function launch(kubeconfig: string): Promise<OperatorProcess> {
-  const operator = await startOperator({
-    kubeconfig,
-    namespace: operatorNamespace,
-    env: {
-      DDCRED_WEBHOOK_ENABLED: "false",
-      DDCRED_LEASE_DURATION_SECONDS: String(LEASE_DURATION_MS / 1000),
-      DDCRED_RENEW_DEADLINE_SECONDS: String(RENEW_DEADLINE_MS / 1000),
-      DDCRED_RETRY_PERIOD_SECONDS: String(RETRY_PERIOD_MS / 1000),
-    },
-  });
-  running.push(operator);
-  return operator;
-}
-
-async function holder(): Promise<string> {
-  const lease = await admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace: operatorNamespace });
-  return lease.spec?.holderIdentity ?? "";
-}
-
-function holds(operator: OperatorProcess, identity: string): boolean {
-  return identity.startsWith(`operator-${new URL(operator.healthUrl).port}_`);
-}
+const launch = (kubeconfig: string) => bed.launch(kubeconfig);
+const holder = () => bed.holder();
 
 interface LogLine {
   /** Epoch ms (the operator logs ISO times). */

@@ -9,9 +9,9 @@ import { policyStatus } from "../../src/controller/policy-status.js";
 import type { Grant } from "../../src/shared/grant.js";
 import { API_GROUP, API_VERSION } from "../../src/shared/names.js";
 import { POLICY_PLURAL, type Policy } from "../../src/shared/policy.js";
-import { adminKubeConfig, startCluster, type Cluster } from "../harness/cluster.js";
-import { createGrant, eventually, grantSpec, installCrd } from "../harness/kube.js";
-import { startWebhookOperator, type WebhookOperator } from "../harness/webhook-operator.js";
+import { createGrant, eventually, grantSpec } from "../harness/kube.js";
+import type { WebhookOperator } from "../harness/webhook-operator.js";
+import { startOperatorOnOwnCluster, type OperatorOnOwnCluster } from "../support/own-cluster.js";
 
 const ML_ROLE = "arn:aws:iam::123456789012:role/ml/training";
 const FINANCE_ROLE = "arn:aws:iam::123456789012:role/finance/ledger";
@@ -44,23 +44,21 @@ describe("policyStatus", () => {
 });
 
 describe("the operator on a real API server", () => {
-  let cluster: Cluster;
+  let own: OperatorOnOwnCluster;
   let setup: WebhookOperator;
   let admin: KubeConfig;
   let custom: CustomObjectsApi;
   const ids = { group: API_GROUP, version: API_VERSION, plural: POLICY_PLURAL };
 
   beforeAll(async () => {
-    cluster = await startCluster();
-    await installCrd(adminKubeConfig(cluster));
-    setup = await startWebhookOperator(cluster, {}, "policy-status");
+    own = await startOperatorOnOwnCluster("policy-status");
+    ({ setup } = own);
     admin = setup.admin;
     custom = admin.makeApiClient(CustomObjectsApi);
   });
 
   afterAll(async () => {
-    await setup?.stop();
-    await cluster?.stop();
+    await own?.stop();
   });
 
   async function statusOf(name: string): Promise<{ observedGeneration?: number; grantsAllowed?: number } | undefined> {

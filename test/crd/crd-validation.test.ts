@@ -46,7 +46,8 @@ describe("the DatadogCredentialGrant schema", () => {
   });
 
   it.each(["uk1.datadoghq.com", "us2.ddog-gov.com", "datad0g.com"] as const)("accepts the Datadog site %s", async (site) => {
-    await expect(create(datadog({ site }))).resolves.toBeDefined();
+    const created = await create(datadog({ site }));
+    expect((await getGrant(kc, namespace, created.metadata.name)).spec.datadog.site).toBe(site);
   });
 
   it("rejects an unknown Datadog site, listing the supported ones", async () => {

@@ -2,7 +2,6 @@
 // bundle the build makes) against a real API server, beside the real
 // operator's webhook admitting the same pod, so its prediction is checked
 // against what the webhook actually does.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +11,7 @@ import { stringify } from "yaml";
 import { serviceAccountKubeconfig, type ClusterInfo } from "../harness/cluster.js";
 import { createGrant, createNamespace, createPod, deleteNamespace, grantSpec, REPO_ROOT, simplePod } from "../harness/kube.js";
 import { AGENT_IMAGE, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
+import { runNode, type NodeRun } from "../support/run-node.js";
 
 let cluster: ClusterInfo;
 let setup: WebhookOperator;
@@ -35,27 +35,10 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function explain(manifest: object, args: string[], env: Record<string, string> = {}, kubeconfig = cluster.adminKubeconfig): Promise<Run> {
+function explain(manifest: object, args: string[], env: Record<string, string> = {}, kubeconfig = cluster.adminKubeconfig): Promise<NodeRun> {
   const file = join(scratch, `${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, stringify(manifest));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "scripts/ddcred-explain.mjs"), "--kubeconfig", kubeconfig, ...args, file], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode([join(REPO_ROOT, "scripts/ddcred-explain.mjs"), "--kubeconfig", kubeconfig, ...args, file], env);
 }
 
 describe("ddcred explain", () => {

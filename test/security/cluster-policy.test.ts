@@ -7,20 +7,20 @@
 // cluster-wide and would change what other test files' operators do.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminKubeConfig, startCluster, type Cluster } from "../harness/cluster.js";
-import { createGrant, createPod, eventually, grantSpec, installCrd, readyCondition, simplePod, waitForGrant, TEST_ORG_UUID } from "../harness/kube.js";
+import { createGrant, createPod, eventually, grantSpec, readyCondition, simplePod, waitForGrant, TEST_ORG_UUID } from "../harness/kube.js";
 import { findObject, helmTemplate } from "../chart/helm.js";
 import { operatorContainerEnv } from "../chart/operator-env.js";
 import { API_GROUP, API_VERSION } from "../../src/shared/names.js";
 import { POLICY_PLURAL } from "../../src/shared/policy.js";
 import type { GrantSpec } from "../../src/shared/grant.js";
-import { hasAgent, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
+import { hasAgent, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
+import { startOperatorOnOwnCluster, type OperatorOnOwnCluster } from "../support/own-cluster.js";
 
 const ALLOWED_ROLE = "arn:aws:iam::123456789012:role/ml/training";
 const OTHER_ROLE = "arn:aws:iam::123456789012:role/finance/ledger";
 const OTHER_ORG = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
 
-let cluster: Cluster;
+let own: OperatorOnOwnCluster;
 let setup: WebhookOperator;
 let admin: KubeConfig;
 let core: CoreV1Api;
@@ -49,17 +49,15 @@ async function warningEvents(namespace: string, grant: string) {
 }
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  await installCrd(adminKubeConfig(cluster));
-  setup = await startWebhookOperator(cluster);
+  own = await startOperatorOnOwnCluster();
+  ({ setup } = own);
   admin = setup.admin;
   core = admin.makeApiClient(CoreV1Api);
   custom = admin.makeApiClient(CustomObjectsApi);
 });
 
 afterAll(async () => {
-  await setup?.stop();
-  await cluster?.stop();
+  await own?.stop();
 });
 
 describe("a DatadogCredentialPolicy", () => {

@@ -17,19 +17,18 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminKubeConfig, startCluster, type Cluster } from "../harness/cluster.js";
 import {
   createGrant,
   deleteGrant,
   eventually,
   grantSpec,
-  installCrd,
   patchGrantSpec,
   readyCondition,
   simplePod,
   waitForGrant,
 } from "../harness/kube.js";
-import { hasAgent, startWebhookOperator, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
+import { hasAgent, waitUntilInjecting, type WebhookOperator } from "../harness/webhook-operator.js";
+import { startOperatorOnOwnCluster, type OperatorOnOwnCluster } from "../support/own-cluster.js";
 import { API_GROUP, API_VERSION } from "../../src/shared/names.js";
 import { POLICY_PLURAL } from "../../src/shared/policy.js";
 
@@ -37,24 +36,22 @@ const ML_ROLE = "arn:aws:iam::123456789012:role/ml/training";
 const FINANCE_ROLE = "arn:aws:iam::123456789012:role/finance/ledger";
 const POLICY_IDS = { group: API_GROUP, version: API_VERSION, plural: POLICY_PLURAL };
 
-let cluster: Cluster;
+let own: OperatorOnOwnCluster;
 let setup: WebhookOperator;
 let admin: KubeConfig;
 let core: CoreV1Api;
 let custom: CustomObjectsApi;
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  await installCrd(adminKubeConfig(cluster));
-  setup = await startWebhookOperator(cluster, {}, "revoke");
+  own = await startOperatorOnOwnCluster("revoke");
+  ({ setup } = own);
   admin = setup.admin;
   core = admin.makeApiClient(CoreV1Api);
   custom = admin.makeApiClient(CustomObjectsApi);
 });
 
 afterAll(async () => {
-  await setup?.stop();
-  await cluster?.stop();
+  await own?.stop();
 });
 
 async function createPolicy(name: string, team: string, extra: Record<string, unknown> = {}): Promise<void> {
