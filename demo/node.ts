@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { adminKubeConfig } from "../test/harness/cluster.js";
-import { createGrant, eventually, uniqueName, waitForGrant } from "../test/harness/kube.js";
+import { createGrant, eventually, readyCondition, uniqueName, waitForGrant } from "../test/harness/kube.js";
 import { startNodeCluster, type NodeClusterInfo } from "../test/harness/node/node-cluster.js";
 import { startCredentialStack, type CredentialStackInfo } from "../test/harness/node/credential-stack.js";
 import { isRunningAndReady, waitForPod } from "../test/harness/node/pods.js";
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   };
   await createGrant(admin, namespace, "ray-training", grantSpec);
   show(stringify({ apiVersion: "ddcred.io/v1alpha1", kind: "DatadogCredentialGrant", metadata: { name: "ray-training", namespace }, spec: grantSpec }));
-  await waitForGrant(admin, namespace, "ray-training", (g) => g.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
+  await waitForGrant(admin, namespace, "ray-training", (g) => readyCondition(g)?.status === "True");
   show(`$ kubectl get ddgrant -n ${namespace}\n${await kubectl("get", "ddgrant", "-n", namespace)}`);
 
   const kuberayBuilt = existsSync(toolPaths().kuberayOperator);

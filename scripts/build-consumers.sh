@@ -17,8 +17,19 @@ consumer_key() { # folder
   (cd "$1" && for file in $(ls | LC_ALL=C sort); do printf '%s\n' "$file"; cat "$file"; done) | sha256sum | cut -c1-12
 }
 
+# Where the build of these sources of the consumer goes.
+consumer_dir() { # language
+  echo "$DDCRED_CACHE/consumers/$1-$(consumer_key "$CONSUMERS/$1")"
+}
+
+# A fresh folder (the second argument) holding a copy of the consumer's sources, to build in.
+fresh_copy() { # language out
+  rm -rf "$2" && mkdir -p "$2"
+  cp "$CONSUMERS/$1/"* "$2/"
+}
+
 build_go() {
-  local out="$DDCRED_CACHE/consumers/go-$(consumer_key "$CONSUMERS/go")"
+  local out; out="$(consumer_dir go)"
   [[ -x "$out/datadog-bearer" ]] && return
   log "building the Go consumer with datadog-api-client-go (about 3 minutes, once)"
   local work; work="$(mktemp -d)"
@@ -28,22 +39,21 @@ build_go() {
 }
 
 build_java() {
-  local out="$DDCRED_CACHE/consumers/java-$(consumer_key "$CONSUMERS/java")"
+  local out; out="$(consumer_dir java)"
   [[ -f "$out/.complete" ]] && return
   log "building the Java consumer with com.datadoghq:datadog-api-client (once)"
-  rm -rf "$out" && mkdir -p "$out/classes"
-  cp "$CONSUMERS/java/"* "$out/"
+  fresh_copy java "$out"
+  mkdir -p "$out/classes"
   mvn -q -B -Dmaven.repo.local="$DDCRED_CACHE/m2" -f "$out/pom.xml" dependency:build-classpath -Dmdep.outputFile="$out/classpath.txt"
   javac -cp "$(cat "$out/classpath.txt")" -d "$out/classes" "$out/DatadogBearer.java"
   touch "$out/.complete"
 }
 
 build_typescript() {
-  local out="$DDCRED_CACHE/consumers/typescript-$(consumer_key "$CONSUMERS/typescript")"
+  local out; out="$(consumer_dir typescript)"
   [[ -f "$out/.complete" ]] && return
   log "installing the TypeScript consumer's @datadog/datadog-api-client (once)"
-  rm -rf "$out" && mkdir -p "$out"
-  cp "$CONSUMERS/typescript/"* "$out/"
+  fresh_copy typescript "$out"
   (cd "$out" && npm ci --no-audit --no-fund --loglevel=error)
   # The README's snippet must compile against the real client, not just run.
   (cd "$out" && "$NODE" "$ROOT/node_modules/typescript/bin/tsc" --noEmit --strict --skipLibCheck --types node \

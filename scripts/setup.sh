@@ -22,6 +22,8 @@ install_debian_packages() {
   local missing=()
   command -v etcd >/dev/null || missing+=(etcd-server)
   command -v openssl >/dev/null || missing+=(openssl)
+  # Debian's python3 makes a venv only with python3-venv (ensurepip).
+  python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
   # The test bed's node: a container runtime, CNI plugins, and what builds images.
   command -v containerd >/dev/null || missing+=(containerd)
   command -v runc >/dev/null || missing+=(runc)

@@ -4,7 +4,7 @@
 //
 //   node scripts/run-ts.mjs bench/drills/node.ts [drill...]     (root; no test run at the same time)
 import { adminKubeConfig } from "../../test/harness/cluster.js";
-import { createGrant, TEST_ORG_UUID, waitForGrant } from "../../test/harness/kube.js";
+import { createGrant, readyCondition, TEST_ORG_UUID, waitForGrant } from "../../test/harness/kube.js";
 import { startNodeCluster } from "../../test/harness/node/node-cluster.js";
 import { startCredentialStack } from "../../test/harness/node/credential-stack.js";
 import { createNodeNamespace } from "../../test/harness/node/pods.js";
@@ -30,7 +30,7 @@ try {
     const admin = adminKubeConfig(node);
     const namespace = await createNodeNamespace(admin, { prefix: "drill", injection: true });
     await createGrant(admin, namespace, "drill", { podSelector: { matchLabels: { app: "drill" } }, aws: { roleArn: stack.moto.roleArn("datadog/drill") }, datadog: { orgUuid: TEST_ORG_UUID } });
-    await waitForGrant(admin, namespace, "drill", (g) => g.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
+    await waitForGrant(admin, namespace, "drill", (g) => readyCondition(g)?.status === "True");
     for (const drill of chosen) {
       const start = performance.now();
       try {

@@ -16,7 +16,7 @@ export type ClientLanguage = "python" | "typescript" | "go" | "java";
 export const CLIENT_LANGUAGES: readonly ClientLanguage[] = ["python", "typescript", "go", "java"];
 
 /** The consumer's source with the README's snippet in it, between "README: <Language>" and "README: end". */
-export const CONSUMER_SOURCES: Record<ClientLanguage, string> = {
+const CONSUMER_SOURCES: Record<ClientLanguage, string> = {
   python: join(CONSUMERS, "datadog_bearer.py"),
   typescript: join(CONSUMERS, "typescript/datadog-bearer.ts"),
   go: join(CONSUMERS, "go/main.go"),

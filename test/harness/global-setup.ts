@@ -28,11 +28,15 @@ export async function setup(project: TestProject): Promise<void> {
   // The bundles the tests run as processes (operator, agent, token service).
   execFileSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
   const wanted = nodeClusterWanted();
-  const [started, startedNode] = await Promise.all([startCluster(), wanted === true ? startNodeCluster() : undefined]);
-  cluster = started;
-  node = startedNode;
-  await installCrd(adminKubeConfig(cluster));
-  const { server, caFile, adminToken, adminKubeconfig, dir } = cluster;
+  // Whichever of the two started is kept for teardown even when the other
+  // failed: a node that started must be stopped, or the host stays changed.
+  const [startedCluster, startedNode] = await Promise.allSettled([startCluster(), wanted === true ? startNodeCluster() : undefined]);
+  if (startedCluster.status === "fulfilled") cluster = startedCluster.value;
+  if (startedNode.status === "fulfilled") node = startedNode.value;
+  if (startedCluster.status === "rejected") throw startedCluster.reason;
+  if (startedNode.status === "rejected") throw startedNode.reason;
+  await installCrd(adminKubeConfig(startedCluster.value));
+  const { server, caFile, adminToken, adminKubeconfig, dir } = startedCluster.value;
   project.provide("cluster", { server, caFile, adminToken, adminKubeconfig, dir });
   if (node) {
     const { stop: _stop, ...info } = node;

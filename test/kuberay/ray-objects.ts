@@ -110,13 +110,12 @@ export async function createRayJob(
 }
 
 function submitterTemplate(labels: Labels, options: TemplateOptions = {}) {
-  const { spec } = podTemplate("ray-job-submitter", labels, options);
-  const [container] = spec.containers;
-  return { metadata: { labels }, spec: { ...spec, restartPolicy: "Never", containers: [container] } };
+  const { metadata, spec } = podTemplate("ray-job-submitter", labels, options);
+  return { metadata, spec: { ...spec, restartPolicy: "Never" } };
 }
 
 /** A Serve config of one application, as a RayService's `serveConfigV2` carries it (YAML, passed on to Ray as is). */
-export const SERVE_CONFIG = [
+const SERVE_CONFIG = [
   "applications:",
   "  - name: telemetry",
   "    import_path: telemetry.app:reporter",

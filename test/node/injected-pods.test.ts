@@ -11,10 +11,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, AppsV1Api, BatchV1Api, CoreV1Api, PolicyV1Api, type KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminKubeConfig } from "../harness/cluster.js";
-import { createGrant, eventually, REPO_ROOT, TEST_ORG_UUID, waitForGrant } from "../harness/kube.js";
+import { createGrant, eventually, readyCondition, REPO_ROOT, TEST_ORG_UUID, waitForGrant } from "../harness/kube.js";
 import { createNodeNamespace, deleteNodeNamespace, hasFinished, isRunningAndReady, nodeCluster, podJsonLines, podLog, waitForPod } from "../harness/node/pods.js";
 import { IRSA_AUDIENCE, webIdentityStsClient, type WebIdentitySts } from "../harness/node/web-identity-sts.js";
 import { withIrsa } from "../harness/node/irsa.js";
@@ -55,9 +55,9 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
       aws: { roleArn: roleArn(GRANTED_ROLE), region: "us-east-1" },
       datadog: { orgUuid: TEST_ORG_UUID, site: "datadoghq.com" },
     });
-    await waitForGrant(admin, namespace, "reporter", (grant) => grant.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
+    await waitForGrant(admin, namespace, "reporter", (grant) => readyCondition(grant)?.status === "True");
     appPod = await createUntilInjected(admin, namespace, reporterPod(cluster, "reporter-app", ["--stay"]));
-    await waitForPod(admin, namespace, "reporter-app", "to run with every check done", (pod) => isRunningAndReady(pod), 180_000);
+    await waitForPod(admin, namespace, "reporter-app", "to run with every check done", isRunningAndReady, 180_000);
     await eventually("the app's checks to finish", async () => (await podLog(admin, namespace, "reporter-app", "app")).includes('"check": "done"'), 120_000);
   }, 600_000);
 
@@ -85,14 +85,12 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
         // In-cluster configuration: the API server through the `kubernetes` Service (kube-proxy).
         expect((container.env ?? []).map((e) => e.name)).not.toContain("KUBECONFIG");
       }
-      const { PolicyV1Api } = await import("@kubernetes/client-node");
       const budgets = await admin.makeApiClient(PolicyV1Api).listNamespacedPodDisruptionBudget({ namespace: stack!.release.namespace });
       expect(budgets.items).toHaveLength(1);
       expect(budgets.items[0]!.status?.currentHealthy).toBe(2);
     });
 
     it("is called by the API server through the webhook's Service, not a URL", async () => {
-      const { AdmissionregistrationV1Api } = await import("@kubernetes/client-node");
       const configurations = await admin.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration();
       const ours = configurations.items.filter((c) => c.metadata?.labels?.["app.kubernetes.io/instance"] === stack!.release.name);
       expect(ours).toHaveLength(1);
@@ -292,7 +290,7 @@ describe.skipIf(skip !== undefined)(`injected pods on a real node${skip ? ` (ski
       const revision = /ddcred_build_info\{[^}]*revision="([0-9a-f]{12})"/.exec(served.metrics.body)?.[1];
       expect(revision, "a commit in ddcred_build_info").toBeDefined();
       expect(() => execFileSync("git", ["-C", REPO_ROOT, "cat-file", "-e", `${revision}^{commit}`])).not.toThrow();
-      for (const secret of credentialSecrets(victim)) {
+      for (const secret of credentialSecrets(node!, victim)) {
         expect(served.readyz.body).not.toContain(secret);
         expect(served.metrics.body).not.toContain(secret);
       }
@@ -359,8 +357,9 @@ function effectiveUser(pod: V1Pod, container: V1Container): number | undefined {
 }
 
 /** The credentials the agent wrote into the pod's memory volume, read on the node (the test runs as root there). */
-function credentialSecrets(pod: V1Pod): string[] {
-  const volume = join("/var/tmp/ddcred-testbed/kubelet/pods", pod.metadata!.uid!, "volumes/kubernetes.io~empty-dir");
+function credentialSecrets(cluster: NodeClusterInfo, pod: V1Pod): string[] {
+  // The kubelet's --root-dir (node-cluster.ts).
+  const volume = join(cluster.dir, "kubelet/pods", pod.metadata!.uid!, "volumes/kubernetes.io~empty-dir");
   const secrets: string[] = [];
   for (const dir of readdirSync(volume)) {
     for (const file of readdirSync(join(volume, dir))) {

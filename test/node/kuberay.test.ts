@@ -21,10 +21,10 @@ import { join } from "node:path";
 import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminKubeConfig } from "../harness/cluster.js";
-import { createGrant, eventually, TEST_ORG_UUID, waitForGrant } from "../harness/kube.js";
+import { createGrant, eventually, readyCondition, TEST_ORG_UUID, waitForGrant } from "../harness/kube.js";
 import { createNodeNamespace, deleteNodeNamespace, hasFinished, isRunningAndReady, nodeCluster, podJsonLines, waitForPod } from "../harness/node/pods.js";
-import { IRSA_TOKEN_DIR } from "../harness/node/irsa.js";
-import { IRSA_AUDIENCE, webIdentityStsClient } from "../harness/node/web-identity-sts.js";
+import { IRSA_TOKEN_MOUNT, IRSA_TOKEN_VOLUME, irsaEnv } from "../harness/node/irsa.js";
+import { webIdentityStsClient } from "../harness/node/web-identity-sts.js";
 import type { NodeClusterInfo } from "../harness/node/node-cluster.js";
 import { installKubeRayCrds, startKubeRay, type KubeRayProcess } from "../kuberay/kuberay-operator.js";
 import {
@@ -42,6 +42,7 @@ import {
 } from "../kuberay/ray-objects.js";
 import { REPO_ROOT } from "../harness/paths.js";
 import { AGENT_CONTAINER_NAME } from "../../src/shared/names.js";
+import type { Grant } from "../../src/shared/grant.js";
 
 const { node, stack, skip } = nodeCluster();
 const GRANTED_ROLE = "datadog/ray";
@@ -88,7 +89,7 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
       const { podSelector: _none, ...byName } = grant({});
       const named = "rayJobs" in selector || "rayServices" in selector;
       await createGrant(admin, namespace, grantName, named ? { ...byName, ray: selector } : grant({ matchLabels: selector as Record<string, string> }));
-      await waitForGrant(admin, namespace, grantName, (g) => g.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
+      await waitForGrant(admin, namespace, grantName, (g) => readyCondition(g)?.status === "True");
     };
     await Promise.all([
       installKubeRayCrds(cluster),
@@ -135,8 +136,7 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
     });
 
     it("has the grant count the head and the worker as injected pods", async () => {
-      const grant = await waitForGrant(admin, namespaces.rayCluster, "ray-training", (g) => g.status?.injectedPods === 2);
-      expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
+      await expectTwoInjectedNoneMissed(namespaces.rayCluster, "ray-training");
     });
   });
 
@@ -189,8 +189,7 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
     });
 
     it("has the grant count the live head and worker as injected pods, not the submitter that has finished", async () => {
-      const grant = await waitForGrant(admin, namespaces.rayJob, "ray-training", (g) => g.status?.injectedPods === 2);
-      expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
+      await expectTwoInjectedNoneMissed(namespaces.rayJob, "ray-training");
     });
   });
 
@@ -221,9 +220,8 @@ describe.skipIf(skip !== undefined)(`KubeRay on a real node${skip ? ` (skipped: 
     });
 
     it("reports the grant Ready with nothing missed, because the grant does not match the submitter at all", async () => {
-      const grant = await waitForGrant(admin, namespaces.rayLabelsOnly, "ray-nodes", (g) => g.status?.injectedPods === 2);
-      expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
-      expect(grant.status?.conditions?.find((condition) => condition.type === "Ready")?.status).toBe("True");
+      const grant = await expectTwoInjectedNoneMissed(namespaces.rayLabelsOnly, "ray-nodes");
+      expect(readyCondition(grant)?.status).toBe("True");
     });
   });
 
@@ -301,23 +299,17 @@ function rayTemplate(): TemplateOptions {
     imagePullPolicy: "Never",
     resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
     serviceAccountName: SERVICE_ACCOUNT,
-    env: [
-      { name: "AWS_ROLE_ARN", value: stack!.roleArns[IRSA_ROLE]! },
-      { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: `${IRSA_TOKEN_DIR}/token` },
-      { name: "AWS_ROLE_SESSION_NAME", value: IRSA_SESSION },
-      { name: "AWS_DEFAULT_REGION", value: "us-east-1" },
-      { name: "AWS_ENDPOINT_URL_STS", value: stack!.stsUrl },
-      { name: "HOME", value: "/tmp" },
-    ],
-    volumeMounts: [
-      { name: "aws-iam-token", mountPath: IRSA_TOKEN_DIR, readOnly: true },
-      { name: "ray-job-code", mountPath: JOB_CODE_DIR, readOnly: true },
-    ],
-    volumes: [
-      { name: "aws-iam-token", projected: { sources: [{ serviceAccountToken: { audience: IRSA_AUDIENCE, expirationSeconds: 86400, path: "token" } }] } },
-      { name: "ray-job-code", configMap: { name: "ray-job-code" } },
-    ],
+    env: [...irsaEnv({ roleArn: stack!.roleArns[IRSA_ROLE]!, sessionName: IRSA_SESSION, stsUrl: stack!.stsUrl }), { name: "HOME", value: "/tmp" }],
+    volumeMounts: [IRSA_TOKEN_MOUNT, { name: "ray-job-code", mountPath: JOB_CODE_DIR, readOnly: true }],
+    volumes: [IRSA_TOKEN_VOLUME, { name: "ray-job-code", configMap: { name: "ray-job-code" } }],
   };
+}
+
+/** Waits until the grant counts the cluster's head and worker, then holds that it missed none. */
+async function expectTwoInjectedNoneMissed(namespace: string, grantName: string): Promise<Grant> {
+  const grant = await waitForGrant(admin, namespace, grantName, (g) => g.status?.injectedPods === 2);
+  expect(grant.status).toMatchObject({ injectedPods: 2, missedPods: 0 });
+  return grant;
 }
 
 async function readyRayPods(namespace: string, labelSelector: string, count: number): Promise<V1Pod[]> {

@@ -69,8 +69,9 @@ export async function startCredentialStack(node: NodeClusterInfo, options: Crede
   };
   try {
     const baseRoles = options.baseRoles ?? [];
+    const roles = [...options.grantedRoles, ...baseRoles.map((base) => base.role)];
     const moto = await startMoto({
-      roles: [...options.grantedRoles, ...baseRoles.map((base) => base.role)],
+      roles,
       trustedPrincipals: baseRoles.map(({ role, sessionName }) => `arn:aws:sts::{account}:assumed-role/${role.split("/").pop()}/${sessionName}`),
     });
     stopping.push(() => moto.stop());
@@ -85,7 +86,6 @@ export async function startCredentialStack(node: NodeClusterInfo, options: Crede
     stopping.push(() => datadog.stop());
     const release = await installChart(node, { stsUrl: sts.url, datadogApiUrl: datadog.url, ...(options.values ? { values: options.values } : {}) });
     stopping.push(() => release.uninstall());
-    const roles = [...options.grantedRoles, ...baseRoles.map((base) => base.role)];
     const info = (): CredentialStackInfo => ({
       stsUrl: sts.url,
       stsControlUrl: sts.controlUrl,

@@ -3,7 +3,7 @@
 // container and a projected ServiceAccount token for the sts.amazonaws.com
 // audience. On the node the token is real: the kubelet requests it from the
 // API server, and the STS front verifies it.
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { IRSA_AUDIENCE } from "./web-identity-sts.js";
 
 export const IRSA_TOKEN_DIR = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
@@ -15,6 +15,26 @@ export interface IrsaIdentity {
   readonly stsUrl: string;
 }
 
+/** The web identity env EKS adds to each container. */
+export function irsaEnv(identity: IrsaIdentity): V1EnvVar[] {
+  return [
+    { name: "AWS_ROLE_ARN", value: identity.roleArn },
+    { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: `${IRSA_TOKEN_DIR}/token` },
+    { name: "AWS_ROLE_SESSION_NAME", value: identity.sessionName },
+    { name: "AWS_STS_REGIONAL_ENDPOINTS", value: "regional" },
+    { name: "AWS_DEFAULT_REGION", value: "us-east-1" },
+    // The app's own STS calls go to the test bed's STS too.
+    { name: "AWS_ENDPOINT_URL_STS", value: identity.stsUrl },
+  ];
+}
+
+/** Where each container reads the projected token, and the volume that projects it. */
+export const IRSA_TOKEN_MOUNT: V1VolumeMount = { name: "aws-iam-token", mountPath: IRSA_TOKEN_DIR, readOnly: true };
+export const IRSA_TOKEN_VOLUME: V1Volume = {
+  name: "aws-iam-token",
+  projected: { sources: [{ serviceAccountToken: { audience: IRSA_AUDIENCE, expirationSeconds: 86400, path: "token" } }] },
+};
+
 /** The pod with the IRSA env and token mount added to every container, and the token volume. */
 export function withIrsa(pod: V1Pod, identity: IrsaIdentity): V1Pod {
   const spec = pod.spec!;
@@ -24,22 +44,10 @@ export function withIrsa(pod: V1Pod, identity: IrsaIdentity): V1Pod {
       ...spec,
       containers: spec.containers.map((container) => ({
         ...container,
-        env: [
-          ...(container.env ?? []),
-          { name: "AWS_ROLE_ARN", value: identity.roleArn },
-          { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: `${IRSA_TOKEN_DIR}/token` },
-          { name: "AWS_ROLE_SESSION_NAME", value: identity.sessionName },
-          { name: "AWS_STS_REGIONAL_ENDPOINTS", value: "regional" },
-          { name: "AWS_DEFAULT_REGION", value: "us-east-1" },
-          // The app's own STS calls go to the test bed's STS too.
-          { name: "AWS_ENDPOINT_URL_STS", value: identity.stsUrl },
-        ],
-        volumeMounts: [...(container.volumeMounts ?? []), { name: "aws-iam-token", mountPath: IRSA_TOKEN_DIR, readOnly: true }],
+        env: [...(container.env ?? []), ...irsaEnv(identity)],
+        volumeMounts: [...(container.volumeMounts ?? []), IRSA_TOKEN_MOUNT],
       })),
-      volumes: [
-        ...(spec.volumes ?? []),
-        { name: "aws-iam-token", projected: { sources: [{ serviceAccountToken: { audience: IRSA_AUDIENCE, expirationSeconds: 86400, path: "token" } }] } },
-      ],
+      volumes: [...(spec.volumes ?? []), IRSA_TOKEN_VOLUME],
     },
   };
 }

@@ -357,14 +357,14 @@ async function deleteAllPods(admin: KubeConfig): Promise<void> {
   }).catch(() => undefined);
 }
 
+/** vitest options whose value is the next argument (`-t pattern`), not a file filter. */
+const OPTIONS_WITH_VALUES = new Set(["-t", "--testNamePattern", "-c", "--config", "--reporter", "--outputFile", "--project", "--root", "-r", "--dir", "--shard", "--maxWorkers"]);
+
 /**
  * true, or why this run starts no node: it needs root (network, mounts,
  * cgroups); DDCRED_NODE=off skips it, and so does a run whose file filters
  * (vitest's positional arguments) select no file under test/node.
  */
-/** vitest options whose value is the next argument (`-t pattern`), not a file filter. */
-const OPTIONS_WITH_VALUES = new Set(["-t", "--testNamePattern", "-c", "--config", "--reporter", "--outputFile", "--project", "--root", "-r", "--dir", "--shard", "--maxWorkers"]);
-
 export function nodeClusterWanted(argv: readonly string[] = process.argv): true | string {
   if (process.env.DDCRED_NODE === "off") return "DDCRED_NODE=off";
   const args = argv.slice(argv.indexOf("run") + 1);

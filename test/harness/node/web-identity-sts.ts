@@ -188,7 +188,7 @@ async function fetchJwks(cluster: ClusterInfo): Promise<JsonWebKey[]> {
 type Verification = { ok: true; token: VerifiedToken } | { ok: false; reason: string };
 
 /** Verifies a ServiceAccount token as STS verifies an OIDC token: signature, issuer, audience, time. */
-export function verifyToken(jwt: string, keys: readonly JsonWebKey[], issuer: string, now = Date.now()): Verification {
+function verifyToken(jwt: string, keys: readonly JsonWebKey[], issuer: string, now = Date.now()): Verification {
   const parts = jwt.split(".");
   if (parts.length !== 3) return { ok: false, reason: "the token is not a JWT" };
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];

@@ -51,6 +51,20 @@ export interface Creation {
 /** Operator pods seen ready, with their restart counts: what "replaced" and "restarted" compare against. */
 const seenPods = new Map<string, number>();
 
+/** The pod every drill creates (dry run): the drill grants select app=drill. */
+function drillPod(): V1Pod {
+  return { metadata: { generateName: "drill-", labels: { app: "drill" } }, spec: { containers: [{ name: "app", image: "drill" }] } };
+}
+
+/** Failed creations, those admitted without the agent, and the failures tallied by error. */
+function outcomes(creations: readonly Creation[]): { failed: Creation[]; uninjected: Creation[]; errors: string } {
+  const failed = creations.filter((c) => !c.ok);
+  const tally = new Map<string, number>();
+  for (const c of failed) tally.set(c.error ?? "?", (tally.get(c.error ?? "?") ?? 0) + 1);
+  const errors = `${failed.length}${tally.size ? ` (${[...tally].map(([e, n]) => `${n}x ${e}`).join("; ")})` : ""}`;
+  return { failed, uninjected: creations.filter((c) => c.ok && !c.injected), errors };
+}
+
 function operatorSelector(release: DrilledRelease): string {
   return `app.kubernetes.io/instance=${release.name},app.kubernetes.io/name=ddcred-operator`;
 }
@@ -74,10 +88,7 @@ export async function runNodeDrill(drill: FaultDrill, cluster: NodeClusterInfo, 
   });
   await waitForReplicas(admin, release, 2);
   if (Number.isNaN(recoveredAtMs)) recoveredAtMs = performance.now() - burstStart;
-  const failed = creations.filter((c) => !c.ok);
-  const uninjected = creations.filter((c) => c.ok && !c.injected);
-  const errors = new Map<string, number>();
-  for (const c of failed) errors.set(c.error ?? "?", (errors.get(c.error ?? "?") ?? 0) + 1);
+  const { failed, uninjected, errors } = outcomes(creations);
   const afterFault = creations.filter((c) => c.atMs >= faultAtMs);
   return {
     drill,
@@ -87,7 +98,7 @@ export async function runNodeDrill(drill: FaultDrill, cluster: NodeClusterInfo, 
     recovered: `two ready replicas ${((recoveredAtMs - faultAtMs) / 1000).toFixed(1)} s after the fault`,
     figures: [
       ["creations", `${PODS} (dry run through admission), ${RATE_PER_SECOND}/s, ${CONCURRENCY} in flight; fault after pod ${FAULT_AT_POD}`],
-      ["failed", `${failed.length}${errors.size ? ` (${[...errors].map(([e, n]) => `${n}x ${e}`).join("; ")})` : ""}`],
+      ["failed", errors],
       ["failed after the fault", `${afterFault.filter((c) => !c.ok).length} of ${afterFault.length}`],
       ["injected", `${creations.filter((c) => c.injected).length} of ${creations.filter((c) => c.ok).length} created`],
       ["fault at", `${(faultAtMs / 1000).toFixed(1)} s into the burst`],
@@ -151,10 +162,9 @@ async function burst(admin: KubeConfig, namespace: string, pods: number, fault?:
         const wait = due - performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         if (index === fault?.atPod) faulted = fault.run();
-        const body: V1Pod = { metadata: { generateName: "drill-", labels: { app: "drill" } }, spec: { containers: [{ name: "app", image: "drill" }] } };
         const atMs = performance.now() - start;
         try {
-          const created = await core.createNamespacedPod({ namespace, body, dryRun: "All" });
+          const created = await core.createNamespacedPod({ namespace, body: drillPod(), dryRun: "All" });
           results.push({ atMs, ok: true, injected: created.spec?.initContainers?.some((c) => c.name === AGENT_CONTAINER_NAME) ?? false });
         } catch (error) {
           const problem = apiError(error);
@@ -173,7 +183,7 @@ export async function waitForInjection(admin: KubeConfig, namespace: string, wha
   const core = admin.makeApiClient(CoreV1Api);
   await eventually(what, async () => {
     for (let i = 0; i < 6; i++) {
-      const pod = await core.createNamespacedPod({ namespace, dryRun: "All", body: { metadata: { generateName: "probe-", labels: { app: "drill" } }, spec: { containers: [{ name: "app", image: "drill" }] } } });
+      const pod = await core.createNamespacedPod({ namespace, dryRun: "All", body: drillPod() });
       if (!pod.spec?.initContainers?.some((c) => c.name === AGENT_CONTAINER_NAME)) return false;
     }
     return true;
@@ -301,10 +311,7 @@ async function certRotationBurst(admin: KubeConfig, release: DrilledRelease, nam
   // Per replica, the certificates its HTTPS server took during the burst.
   const reloads = [...after].map(([name, text]) => `${name.slice(-5)} ${loads(text) - loads(before.get(name) ?? "")}`);
 
-  const failed = creations.filter((c) => !c.ok);
-  const uninjected = creations.filter((c) => c.ok && !c.injected);
-  const errors = new Map<string, number>();
-  for (const c of failed) errors.set(c.error ?? "?", (errors.get(c.error ?? "?") ?? 0) + 1);
+  const { failed, uninjected, errors } = outcomes(creations);
   return {
     drill: "node-cert-rotation",
     creations,
@@ -321,7 +328,7 @@ async function certRotationBurst(admin: KubeConfig, release: DrilledRelease, nam
     figures: [
       ["lifetimes", `serving certificate ${SERVING_SECONDS} s, CA ${CA_SECONDS} s, each renewed with a third left; 2 replicas sharing the Secret`],
       ["creations", `${ROTATION_PODS} (dry run through admission), ${RATE_PER_SECOND}/s, ${CONCURRENCY} in flight, over ${(trafficMs / 1000).toFixed(1)} s`],
-      ["failed", `${failed.length}${errors.size ? ` (${[...errors].map(([e, n]) => `${n}x ${e}`).join("; ")})` : ""}`],
+      ["failed", errors],
       ["injected", `${creations.filter((c) => c.injected).length} of ${creations.filter((c) => c.ok).length} created`],
       ["serving certificates seen", `${servingInSecret.size} in the Secret, ${servingServed.size} served by the replicas`],
       ["CAs seen in the caBundle (most at once)", `${authorities.size} (${largestBundle})`],
